@@ -1,0 +1,163 @@
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import cors from '@fastify/cors';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { sql } from 'kysely';
+import type { Config } from './config.js';
+import { prefixedId } from './platform/crypto/ids.js';
+import { migrationsCurrent } from './platform/db/migrate.js';
+import { installAuth } from './platform/http/auth.js';
+import { ErrorBody } from './platform/http/common.schemas.js';
+import { installErrorHandler } from './platform/http/error-handler.js';
+import { MemoryRateLimiter, type RateLimiter } from './platform/http/rate-limit.js';
+import { installBodyParsers, MAX_BODY_BYTES } from './platform/http/raw-body.js';
+import { authed } from './platform/http/route.js';
+import { installUsageRecording, UsageRecorder } from './platform/http/usage.js';
+import { installValidators } from './platform/http/validation.js';
+import { adminPartnersRoutes } from './modules/partners/admin.routes.js';
+import { partnersRoutes } from './modules/partners/partners.routes.js';
+import { usersRoutes } from './modules/users/users.routes.js';
+import type { Services } from './services.js';
+
+export interface AppOptions {
+  config: Config;
+  services: Services;
+  rateLimiter?: RateLimiter;
+  /** Tests pass false; the server passes pino options. */
+  logger?: FastifyServerOptions['logger'];
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+export const LOG_REDACT = [
+  'req.headers.authorization',
+  'req.headers["x-signature"]',
+  'req.headers["x-partner-key"]',
+  'req.headers["stripe-signature"]',
+  'req.headers["webhook-signature"]',
+  'req.headers["x-sir-signature"]',
+];
+
+/** Builds the HTTP app without listening, so tests drive it with inject() or a real socket. */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const { config, services } = options;
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: MAX_BODY_BYTES,
+    trustProxy: config.trustProxy,
+    genReqId: (req) => {
+      const incoming = req.headers['x-request-id'];
+      return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : prefixedId('req');
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  installValidators(app);
+  installBodyParsers(app);
+  installErrorHandler(app);
+  app.addSchema(ErrorBody);
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('X-Request-Id', request.id);
+  });
+
+  // Browsers call the widget routes from partners' pages. Auth is by header, never by cookie, so
+  // allowing any origin exposes nothing a caller without the key could use.
+  await app.register(cors, {
+    origin: '*',
+    methods: ['GET', 'POST', 'PATCH', 'PUT', 'DELETE'],
+    allowedHeaders: ['Content-Type', 'X-Partner-Key', 'X-Timestamp', 'X-Signature', 'Authorization', 'X-Request-Id'],
+    exposedHeaders: ['X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'Retry-After', 'X-Request-Id'],
+    maxAge: 600,
+    hideOptionsRoute: true,
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'almoner Partner API',
+        version: '1.0.0',
+        description:
+          'Reward users with tokens, accept donations and receive signed webhooks. Signed routes need ' +
+          'X-Partner-Key, X-Timestamp (Unix seconds) and X-Signature = hex(HMAC-SHA256(hmacSecret, ' +
+          'timestamp + METHOD + path?query + hex(SHA-256(body)))).',
+      },
+      servers: [{ url: config.publicUrl }],
+      components: {
+        securitySchemes: {
+          PartnerKey: { type: 'apiKey', in: 'header', name: 'X-Partner-Key' },
+          Timestamp: { type: 'apiKey', in: 'header', name: 'X-Timestamp' },
+          Signature: { type: 'apiKey', in: 'header', name: 'X-Signature' },
+          PortalToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          OperatorToken: { type: 'http', scheme: 'bearer' },
+        },
+      },
+    },
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
+  });
+  await app.register(swaggerUi, { routePrefix: '/partner-api', staticCSP: true });
+  app.get('/partner-api/openapi.json', { config: { auth: 'none' }, schema: { hide: true } }, async () => app.swagger());
+
+  const rateLimiter = options.rateLimiter ?? new MemoryRateLimiter(config.rateLimitWindowSeconds);
+  // Routes registered from here on must say how they authenticate.
+  installAuth(app, {
+    clock: services.clock,
+    rateLimiter,
+    resolveKey: (value) => services.keys.resolve(value),
+    verifyPortalToken: (token) => services.partners.verifyAccessToken(token),
+    operatorToken: config.operatorToken,
+    onKeyUsed: (keyId) => services.keys.markUsed(keyId),
+  });
+
+  const usage = new UsageRecorder(
+    (rows) => services.usage.record(rows),
+    (err) => app.log.warn({ err }, 'could not record API usage'),
+  );
+  installUsageRecording(app, usage);
+  const keyUseTimer = setInterval(() => {
+    services.keys.flushUsage().catch((err: unknown) => app.log.warn({ err }, 'could not record key use'));
+  }, 5000);
+  keyUseTimer.unref();
+  usage.start();
+  app.addHook('onClose', async () => {
+    clearInterval(keyUseTimer);
+    await usage.stop();
+    await services.keys.flushUsage().catch(() => {});
+    await rateLimiter.close();
+  });
+
+  let migrationsOk = false;
+  app.get(
+    '/healthz',
+    authed('none', { summary: 'The process is up', tags: ['Health'], response: { 200: Type.Object({ status: Type.Literal('ok') }) } }),
+    async () => ({ status: 'ok' as const }),
+  );
+  app.get(
+    '/readyz',
+    authed('none', {
+      summary: 'The database is reachable and migrations are current',
+      tags: ['Health'],
+      response: {
+        200: Type.Object({ status: Type.Literal('ready') }),
+        503: Type.Object({ status: Type.Literal('unavailable'), reason: Type.String() }),
+      },
+    }),
+    async (_request, reply) => {
+      try {
+        await sql`SELECT 1`.execute(services.db);
+        migrationsOk ||= await migrationsCurrent(services.db);
+        if (!migrationsOk) return reply.status(503).send({ status: 'unavailable', reason: 'migrations pending' });
+        return { status: 'ready' as const };
+      } catch {
+        return reply.status(503).send({ status: 'unavailable', reason: 'database unreachable' });
+      }
+    },
+  );
+
+  await app.register(partnersRoutes, { partners: services.partners, keys: services.keys });
+  await app.register(usersRoutes, { users: services.users });
+  await app.register(adminPartnersRoutes, { partners: services.partners });
+
+  return app;
+}

@@ -1,0 +1,78 @@
+import type { Services } from '../services.js';
+import { FEATURES } from '../modules/partners/partners.schemas.js';
+
+export const ADMIN_USAGE = `
+  partners list [STATUS]                      list partners (optionally PENDING_APPROVAL|ACTIVE|SUSPENDED)
+  partners show ID
+  partners approve ID                         allow production (also lifts a suspension)
+  partners suspend ID
+  partners set-tier ID STANDARD|PROFESSIONAL|ENTERPRISE
+  partners set-rate-limit ID N
+  partners set-features ID F1,F2              features: ${FEATURES.join(', ')}
+  partners set-ip-allowlist ID CIDR,...|none`;
+
+type Print = (line: string) => void;
+
+const TIERS = ['STANDARD', 'PROFESSIONAL', 'ENTERPRISE'] as const;
+
+function requireArg(value: string | undefined, what: string): string {
+  if (!value) throw new CliUsageError(`missing ${what}`);
+  return value;
+}
+
+export class CliUsageError extends Error {
+  override name = 'AppError';
+}
+
+/** The operator API's actions as commands, run through the same services. Returns false if unknown. */
+export async function runAdminCommand(services: Services, command: string, args: string[], print: Print): Promise<boolean> {
+  if (command !== 'partners') return false;
+  const [sub, id, value] = args;
+  const { partners } = services;
+  const show = (p: object) => print(JSON.stringify(p, null, 2));
+  switch (sub) {
+    case 'list': {
+      const status = id as 'PENDING_APPROVAL' | 'ACTIVE' | 'SUSPENDED' | undefined;
+      const page = await partners.listPartners({ page: 1, limit: 100, status });
+      for (const p of page.data) print(`${p.id}  ${p.status.padEnd(16)} ${p.tier.padEnd(12)} ${p.slug}  ${p.name}`);
+      print(`${page.total} partner(s)`);
+      return true;
+    }
+    case 'show':
+      show(await partners.partnerInfo(requireArg(id, 'partner id')));
+      return true;
+    case 'approve':
+      show(await partners.setStatus(requireArg(id, 'partner id'), 'ACTIVE'));
+      return true;
+    case 'suspend':
+      show(await partners.setStatus(requireArg(id, 'partner id'), 'SUSPENDED'));
+      return true;
+    case 'set-tier': {
+      const tier = requireArg(value, 'tier').toUpperCase();
+      if (!(TIERS as readonly string[]).includes(tier)) throw new CliUsageError(`tier must be one of ${TIERS.join(', ')}`);
+      show(await partners.updatePartner(requireArg(id, 'partner id'), { tier: tier as (typeof TIERS)[number] }));
+      return true;
+    }
+    case 'set-rate-limit': {
+      const n = requireArg(value, 'rate limit');
+      if (!/^\d+$/.test(n) || Number(n) < 1) throw new CliUsageError('rate limit must be a positive whole number');
+      show(await partners.updatePartner(requireArg(id, 'partner id'), { rateLimit: Number(n) }));
+      return true;
+    }
+    case 'set-features': {
+      const list = requireArg(value, 'features').split(',').map((f) => f.trim().toUpperCase()).filter(Boolean);
+      const unknown = list.filter((f) => !(FEATURES as readonly string[]).includes(f));
+      if (unknown.length) throw new CliUsageError(`unknown feature(s) ${unknown.join(', ')}; valid: ${FEATURES.join(', ')}`);
+      show(await partners.updatePartner(requireArg(id, 'partner id'), { enabledFeatures: list as (typeof FEATURES)[number][] }));
+      return true;
+    }
+    case 'set-ip-allowlist': {
+      const raw = requireArg(value, 'allowlist');
+      const list = raw === 'none' ? [] : raw.split(',').map((s) => s.trim()).filter(Boolean);
+      show(await partners.updatePartner(requireArg(id, 'partner id'), { ipAllowlist: list }));
+      return true;
+    }
+    default:
+      throw new CliUsageError(`unknown partners subcommand "${sub ?? ''}"`);
+  }
+}

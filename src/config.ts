@@ -1,0 +1,109 @@
+import path from 'node:path';
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+
+/**
+ * The only reader of process.env. Everything is validated once at boot; a bad setting stops the
+ * process with a message naming the variable, instead of failing later on the first request.
+ */
+const EnvSchema = Type.Object({
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 4000 }),
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  ALMONER_DATA_DIR: Type.String({ minLength: 1, default: './data' }),
+  DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  ALMONER_DB_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 500, default: 10 }),
+  ALMONER_MASTER_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  ALMONER_OPERATOR_TOKEN: Type.Optional(Type.String({ minLength: 24 })),
+  ALMONER_PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
+  ALMONER_SEED_SANDBOX: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])),
+  ALMONER_TRUST_PROXY: Type.Union([Type.Literal('true'), Type.Literal('false')], { default: 'false' }),
+  ALMONER_RATE_LIMIT_WINDOW_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 60 }),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info' },
+  ),
+});
+
+type Env = Static<typeof EnvSchema>;
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly dataDir: string;
+  /** Absent: the embedded database inside dataDir. */
+  readonly databaseUrl: string | undefined;
+  readonly dbPoolSize: number;
+  /** 32 bytes; absent only in embedded mode, where it is generated into dataDir on first start. */
+  readonly masterKey: Buffer | undefined;
+  readonly operatorToken: string | undefined;
+  readonly publicUrl: string;
+  readonly seedSandbox: boolean;
+  readonly trustProxy: boolean;
+  readonly rateLimitWindowSeconds: number;
+  readonly redisUrl: string | undefined;
+  readonly logLevel: string;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const INTEGER_VARS = new Set(['PORT', 'ALMONER_DB_POOL_SIZE', 'ALMONER_RATE_LIMIT_WINDOW_SECONDS']);
+
+/** Accepts 64 hex characters or base64 of exactly 32 bytes. */
+export function parseMasterKey(raw: string): Buffer {
+  const trimmed = raw.trim();
+  if (/^[0-9a-fA-F]{64}$/.test(trimmed)) return Buffer.from(trimmed, 'hex');
+  const b64 = Buffer.from(trimmed, 'base64');
+  if (b64.length === 32 && /^[A-Za-z0-9+/_-]+={0,2}$/.test(trimmed)) return b64;
+  throw new ConfigError(
+    'ALMONER_MASTER_KEY must be 32 random bytes as 64 hex characters or base64 (generate one with: openssl rand -hex 32)',
+  );
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(EnvSchema.properties)) {
+    const value = env[key];
+    if (value === undefined || value === '') continue;
+    if (INTEGER_VARS.has(key)) {
+      if (!/^\d+$/.test(value)) throw new ConfigError(`${key} must be a whole number, got "${value}"`);
+      raw[key] = Number(value);
+    } else {
+      raw[key] = value;
+    }
+  }
+  const withDefaults = Value.Default(EnvSchema, raw) as Env;
+  const firstError = Value.Errors(EnvSchema, withDefaults).First();
+  if (firstError) {
+    const name = firstError.path.replace(/^\//, '') || 'configuration';
+    throw new ConfigError(`${name}: ${firstError.message}`);
+  }
+  const e = withDefaults;
+  const masterKey = e.ALMONER_MASTER_KEY ? parseMasterKey(e.ALMONER_MASTER_KEY) : undefined;
+  if (e.DATABASE_URL && !masterKey) {
+    throw new ConfigError(
+      'ALMONER_MASTER_KEY is required when DATABASE_URL is set: secrets at rest are encrypted with it, so every process must share one key (generate one with: openssl rand -hex 32)',
+    );
+  }
+  const seedSandbox = e.ALMONER_SEED_SANDBOX ? e.ALMONER_SEED_SANDBOX === 'true' : !e.DATABASE_URL;
+  return Object.freeze({
+    port: e.PORT,
+    host: e.HOST,
+    dataDir: path.resolve(e.ALMONER_DATA_DIR),
+    databaseUrl: e.DATABASE_URL,
+    dbPoolSize: e.ALMONER_DB_POOL_SIZE,
+    masterKey,
+    operatorToken: e.ALMONER_OPERATOR_TOKEN,
+    publicUrl: (e.ALMONER_PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
+    seedSandbox,
+    trustProxy: e.ALMONER_TRUST_PROXY === 'true',
+    rateLimitWindowSeconds: e.ALMONER_RATE_LIMIT_WINDOW_SECONDS,
+    redisUrl: e.REDIS_URL,
+    logLevel: e.LOG_LEVEL,
+  });
+}
