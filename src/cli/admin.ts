@@ -14,6 +14,9 @@ export const ADMIN_USAGE = `
 type Print = (line: string) => void;
 
 const TIERS = ['STANDARD', 'PROFESSIONAL', 'ENTERPRISE'] as const;
+const STATUSES = ['PENDING_APPROVAL', 'ACTIVE', 'SUSPENDED'] as const;
+/** The operator API's bound (AdminPartnerPatch.rateLimit); the column is a 32-bit integer. */
+const MAX_RATE_LIMIT = 10_000_000;
 
 function requireArg(value: string | undefined, what: string): string {
   if (!value) throw new CliUsageError(`missing ${what}`);
@@ -32,8 +35,13 @@ export async function runAdminCommand(services: Services, command: string, args:
   const show = (p: object) => print(JSON.stringify(p, null, 2));
   switch (sub) {
     case 'list': {
-      const status = id as 'PENDING_APPROVAL' | 'ACTIVE' | 'SUSPENDED' | undefined;
-      const page = await partners.listPartners({ page: 1, limit: 100, status });
+      // Checked like set-tier: an unchecked "active" or a typo used to list nothing and print
+      // "0 partner(s)", which reads as "there are none" rather than "bad argument".
+      const status = id?.toUpperCase();
+      if (status !== undefined && !(STATUSES as readonly string[]).includes(status)) {
+        throw new CliUsageError(`status must be one of ${STATUSES.join(', ')}`);
+      }
+      const page = await partners.listPartners({ page: 1, limit: 100, status: status as (typeof STATUSES)[number] | undefined });
       for (const p of page.data) print(`${p.id}  ${p.status.padEnd(16)} ${p.tier.padEnd(12)} ${p.slug}  ${p.name}`);
       print(`${page.total} partner(s)`);
       return true;
@@ -55,7 +63,11 @@ export async function runAdminCommand(services: Services, command: string, args:
     }
     case 'set-rate-limit': {
       const n = requireArg(value, 'rate limit');
-      if (!/^\d+$/.test(n) || Number(n) < 1) throw new CliUsageError('rate limit must be a positive whole number');
+      // The upper bound matches the HTTP schema; without it a large value reached PostgreSQL and
+      // failed there with "out of range for type integer" instead of a usage message.
+      if (!/^\d+$/.test(n) || Number(n) < 1 || Number(n) > MAX_RATE_LIMIT) {
+        throw new CliUsageError(`rate limit must be a whole number from 1 to ${MAX_RATE_LIMIT}`);
+      }
       show(await partners.updatePartner(requireArg(id, 'partner id'), { rateLimit: Number(n) }));
       return true;
     }
