@@ -43,7 +43,10 @@ export async function ensureSandboxPartner(
   const existing = await readCredentials(file);
   if (existing) {
     const key = await partnersRepo.findKey(services.db, existing.partnerId, existing.keyId);
-    if (key && key.is_active) return { file, credentials: existing, created: false };
+    // An expired key is as unusable as a deactivated one: reusing it would print credentials
+    // that every request refuses with KEY_EXPIRED.
+    const expired = key?.expires_at != null && key.expires_at.getTime() <= services.clock.now().getTime();
+    if (key && key.is_active && !expired) return { file, credentials: existing, created: false };
   }
 
   let user = await partnersRepo.findPortalUserByEmail(services.db, DEMO_PORTAL_EMAIL);
