@@ -81,7 +81,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const firstError = Value.Errors(EnvSchema, withDefaults).First();
   if (firstError) {
     const name = firstError.path.replace(/^\//, '') || 'configuration';
-    throw new ConfigError(`${name}: ${firstError.message}`);
+    // For a choice of fixed values TypeBox only says "Expected union value"; list the choices so
+    // the message says what to set (these settings are not secrets, so echoing the value is fine).
+    const choices = (firstError.schema.anyOf as { const?: unknown }[] | undefined)
+      ?.map((s) => s.const)
+      .filter((v) => v !== undefined);
+    const detail = choices?.length
+      ? `must be one of ${choices.join(', ')}, got "${String(firstError.value)}"`
+      : firstError.message;
+    throw new ConfigError(`${name}: ${detail}`);
   }
   const e = withDefaults;
   const masterKey = e.ALMONER_MASTER_KEY ? parseMasterKey(e.ALMONER_MASTER_KEY) : undefined;
