@@ -6,7 +6,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { sql } from 'kysely';
 import type { Config } from './config.js';
-import { prefixedId } from './platform/crypto/ids.js';
+import { requestId } from './platform/crypto/ids.js';
 import { migrationsCurrent } from './platform/db/migrate.js';
 import { installAuth } from './platform/http/auth.js';
 import { ErrorBody } from './platform/http/common.schemas.js';
@@ -49,7 +49,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     trustProxy: config.trustProxy,
     genReqId: (req) => {
       const incoming = req.headers['x-request-id'];
-      return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : prefixedId('req');
+      return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : requestId();
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
 

@@ -35,3 +35,15 @@ export function prefixedId(prefix: string, length = 22): string {
 export function randomHex(bytes: number): string {
   return randomBytes(bytes).toString('hex');
 }
+
+const requestPrefix = `req_${randomBytes(6).toString('base64url')}`;
+let requestCounter = 0;
+
+/**
+ * Request ids only need to be unique, not unguessable: a per-process random prefix and a counter
+ * cost nothing on the hot path, unlike drawing fresh random bytes for every request.
+ */
+export function requestId(): string {
+  requestCounter = (requestCounter + 1) % Number.MAX_SAFE_INTEGER;
+  return `${requestPrefix}${requestCounter.toString(36).padStart(6, '0')}`;
+}

@@ -74,6 +74,19 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/**
+ * `nobody` must be able to walk down to PGDATA, so every directory above it gets the
+ * "others may traverse" bit (o+x): it can pass through but not list them. Contents stay protected
+ * by their own modes (the secrets in the data dir are 0600).
+ */
+async function makeReachable(dir: string) {
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    const mode = (await stat(d)).mode & 0o7777;
+    if ((mode & 0o001) === 0) await chmod(d, mode | 0o001);
+    if (path.dirname(d) === d) return;
+  }
+}
+
 async function initCluster(opts: PgServerOptions, identity: { uid: number; gid: number } | undefined) {
   const parent = path.dirname(opts.pgdata);
   await mkdir(opts.pgdata, { recursive: true, mode: 0o700 });
@@ -124,12 +137,7 @@ async function waitReady(url: string, child: ChildProcess, log: () => string) {
 
 export async function startPgServer(opts: PgServerOptions): Promise<PgServer> {
   const identity = serverIdentity();
-  if (identity) {
-    // nobody must be able to reach PGDATA: the directory holding it becomes traversable, not listable.
-    const parent = path.dirname(opts.pgdata);
-    const mode = (await stat(parent)).mode & 0o777;
-    if ((mode & 0o001) === 0) await chmod(parent, mode | 0o001);
-  }
+  if (identity) await makeReachable(path.dirname(opts.pgdata));
   if (!(await exists(path.join(opts.pgdata, 'PG_VERSION')))) await initCluster(opts, identity);
   else await stopOrphan(opts.pgdata);
 
