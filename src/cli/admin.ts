@@ -41,9 +41,15 @@ export async function runAdminCommand(services: Services, command: string, args:
       if (status !== undefined && !(STATUSES as readonly string[]).includes(status)) {
         throw new CliUsageError(`status must be one of ${STATUSES.join(', ')}`);
       }
-      const page = await partners.listPartners({ page: 1, limit: 100, status: status as (typeof STATUSES)[number] | undefined });
-      for (const p of page.data) print(`${p.id}  ${p.status.padEnd(16)} ${p.tier.padEnd(12)} ${p.slug}  ${p.name}`);
-      print(`${page.total} partner(s)`);
+      // Page through everything: one page of 100 printed a total larger than the lines shown.
+      let total = 0;
+      for (let n = 1; ; n++) {
+        const page = await partners.listPartners({ page: n, limit: 100, status: status as (typeof STATUSES)[number] | undefined });
+        for (const p of page.data) print(`${p.id}  ${p.status.padEnd(16)} ${p.tier.padEnd(12)} ${p.slug}  ${p.name}`);
+        total = page.total;
+        if (page.data.length < 100 || n * 100 >= page.total) break;
+      }
+      print(`${total} partner(s)`);
       return true;
     }
     case 'show':
