@@ -299,6 +299,17 @@ describe('CLI (src/cli/admin.ts) with the same services', () => {
     await assert.rejects(cli('list', 'ACTIVATED'), (err: Error) => err instanceof CliUsageError && /status/.test(err.message));
   });
 
+  test('list prints every partner, also beyond one page of 100', async () => {
+    for (let i = 0; i < 101; i++) await ctx.services.partners.createPartner({ name: `Bulk ${i}`, status: 'ACTIVE' });
+    const lines = await cli('list');
+    const total = (await ctx.services.partners.listPartners({ page: 1, limit: 1 })).total;
+    assert.ok(total > 100);
+    assert.equal(lines.at(-1), `${total} partner(s)`);
+    const printed = lines.slice(0, -1);
+    assert.equal(printed.length, total);
+    assert.equal(new Set(printed.map((l) => l.split(' ')[0])).size, total);
+  });
+
   test('approve, suspend and set-tier act like the HTTP routes, and the running app sees them at once', async () => {
     const p = await createPartner(ctx.services, { status: 'PENDING_APPROVAL' });
     const approved = JSON.parse((await cli('approve', p.partnerId)).join('\n'));
