@@ -12,6 +12,23 @@ declare module 'fastify' {
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
+/**
+ * Fastify's own JSON parser refuses prototype-poisoning keys (onProtoPoisoning and
+ * onConstructorPoisoning default to 'error'). Replacing it with plain JSON.parse silently dropped that
+ * protection: {"metadata":{"__proto__":{...}}} was accepted and stored, ready to change an object's
+ * prototype wherever it is later copied with Object.assign. The same rule is restored here; the
+ * reviver (which sees keys after unescaping, so "\u005f_proto__" is caught) only runs when the text
+ * could contain such a key.
+ */
+const POISON_HINT = /proto|constructor|\\u/;
+class PrototypeKeyError extends Error {}
+function rejectPrototypeKeys(key: string, value: unknown): unknown {
+  if (key === '__proto__' || (key === 'constructor' && typeof value === 'object' && value !== null && Object.hasOwn(value, 'prototype'))) {
+    throw new PrototypeKeyError();
+  }
+  return value;
+}
+
 export function installBodyParsers(app: FastifyInstance) {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(
@@ -20,10 +37,14 @@ export function installBodyParsers(app: FastifyInstance) {
     (request, body: Buffer, done) => {
       request.rawBody = body;
       if (body.length === 0) return done(null, undefined);
+      const text = body.toString('utf8');
       try {
-        done(null, JSON.parse(body.toString('utf8')));
-      } catch {
-        request.bodyError = new AppError('INVALID_JSON', 'The body is not valid JSON: check quotes, commas and brackets');
+        done(null, JSON.parse(text, POISON_HINT.test(text) ? rejectPrototypeKeys : undefined));
+      } catch (err) {
+        request.bodyError =
+          err instanceof PrototypeKeyError
+            ? new AppError('INVALID_JSON', 'The body contains a forbidden key ("__proto__" or "constructor.prototype")')
+            : new AppError('INVALID_JSON', 'The body is not valid JSON: check quotes, commas and brackets');
         done(null, undefined);
       }
     },
