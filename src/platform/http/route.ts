@@ -48,12 +48,11 @@ interface RouteSchema {
  * and every error status the route can produce, so the documents never miss one.
  */
 export function authed<S extends RouteSchema>(auth: AuthMode, schema: S) {
-  // 400 is always possible: a malformed body is refused even on routes that take none.
-  const statuses = new Set<number>([...AUTH_ERRORS[auth], 400, 500]);
-  if (schema.body) {
-    statuses.add(413);
-    statuses.add(415);
-  }
+  // 400, 413 and 415 are always possible: the body parsers refuse a malformed, oversized or non-JSON
+  // body on every route that reads one, whether or not it declares a body (a POST .../approve sent
+  // text/plain answered an undeclared 415). authed() cannot see the method, so GET routes, which
+  // never read a body, list them too.
+  const statuses = new Set<number>([...AUTH_ERRORS[auth], 400, 413, 415, 500]);
   return {
     config: { auth },
     schema: {
