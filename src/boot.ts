@@ -40,8 +40,10 @@ export async function boot(input: Config, options: { clock?: Clock; applicationN
   }
 }
 
-export function createRateLimiter(config: Config): RateLimiter {
+export function createRateLimiter(config: Config, onError: (err: unknown) => void = () => {}): RateLimiter {
   if (!config.redisUrl) return new MemoryRateLimiter(config.rateLimitWindowSeconds);
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, enableOfflineQueue: true });
-  return new RedisRateLimiter(redis, config.rateLimitWindowSeconds);
+  // Fail fast while Redis is away instead of queueing commands behind a dead connection.
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 });
+  redis.on('error', onError);
+  return new RedisRateLimiter(redis, config.rateLimitWindowSeconds, onError);
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 export async function ensureDataDir(dir: string) {
@@ -25,9 +25,12 @@ export async function readOrCreateSecret(dir: string, file: string, generate: ()
   return value;
 }
 
+/** Written to a private temp file and renamed, so the secrets are never readable by others, even briefly. */
 export async function writePrivateJson(file: string, value: unknown) {
-  await writeFile(file, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
-  await chmod(file, 0o600);
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600, flag: 'w' });
+  await chmod(tmp, 0o600);
+  await rename(tmp, file);
 }
 
 export const newMasterKeyHex = () => randomBytes(32).toString('hex');

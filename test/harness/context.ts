@@ -51,13 +51,20 @@ export async function createTestDatabase(): Promise<string> {
 }
 
 export async function createTestContext(
-  options: { env?: Record<string, string>; rateLimiter?: RateLimiter; now?: Date } = {},
+  options: {
+    env?: Record<string, string>;
+    rateLimiter?: RateLimiter;
+    now?: Date;
+    /** Share another context's database (a second API process); its master key must come along. */
+    databaseUrl?: string;
+    masterKey?: Buffer;
+  } = {},
 ): Promise<TestContext> {
-  const databaseUrl = await createTestDatabase();
+  const databaseUrl = options.databaseUrl ?? (await createTestDatabase());
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'almoner-test-'));
   const config = loadConfig({
     DATABASE_URL: databaseUrl,
-    ALMONER_MASTER_KEY: randomBytes(32).toString('hex'),
+    ALMONER_MASTER_KEY: (options.masterKey ?? randomBytes(32)).toString('hex'),
     ALMONER_OPERATOR_TOKEN: OPERATOR_TOKEN,
     ALMONER_DATA_DIR: dataDir,
     LOG_LEVEL: 'silent',

@@ -52,18 +52,34 @@ local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n`;
 
+/**
+ * Counters shared by every API process through Redis. If Redis cannot be reached the request is
+ * let through on this process's own counter instead: an outage of the limiter's store must not
+ * become an outage of the API.
+ */
 export class RedisRateLimiter implements RateLimiter {
+  private readonly fallback: MemoryRateLimiter;
+
   constructor(
     private readonly redis: Redis,
     private readonly windowSeconds: number,
+    private readonly onError: (err: unknown) => void = () => {},
     private readonly prefix = 'almoner:rl:',
-  ) {}
+  ) {
+    this.fallback = new MemoryRateLimiter(windowSeconds);
+  }
 
   async hit(bucket: string, limit: number, nowMs: number): Promise<RateLimitResult> {
     const windowMs = this.windowSeconds * 1000;
     const windowStart = Math.floor(nowMs / windowMs) * windowMs;
     const key = `${this.prefix}${bucket}:${windowStart}`;
-    const count = Number(await this.redis.eval(HIT_SCRIPT, 1, key, String(windowMs + 1000)));
+    let count: number;
+    try {
+      count = Number(await this.redis.eval(HIT_SCRIPT, 1, key, String(windowMs + 1000)));
+    } catch (err) {
+      this.onError(err);
+      return this.fallback.hit(bucket, limit, nowMs);
+    }
     return {
       limit,
       remaining: Math.max(0, limit - count),
@@ -73,6 +89,7 @@ export class RedisRateLimiter implements RateLimiter {
   }
 
   async close(): Promise<void> {
-    await this.redis.quit();
+    // quit() needs a live connection; after an outage only disconnect() can end the client.
+    await this.redis.quit().catch(() => this.redis.disconnect());
   }
 }
