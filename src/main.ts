@@ -17,10 +17,17 @@ async function serve() {
   const config = loadConfig();
   const runtime = await boot(config);
   const { services } = runtime;
+  let lastRedisWarning = 0;
+  const rateLimiter = createRateLimiter(runtime.config, (err) => {
+    // One line a minute is enough to notice an outage without flooding the log.
+    if (Date.now() - lastRedisWarning < 60_000) return;
+    lastRedisWarning = Date.now();
+    app.log.warn({ err }, 'rate-limit store unreachable; limiting per process until it is back');
+  });
   const app = await buildApp({
     config: runtime.config,
     services,
-    rateLimiter: createRateLimiter(runtime.config),
+    rateLimiter,
     logger: { level: runtime.config.logLevel, redact: LOG_REDACT },
   });
   let sandbox: Awaited<ReturnType<typeof ensureSandboxPartner>> | undefined;
