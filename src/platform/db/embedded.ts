@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { newMasterKeyHex, readOrCreateSecret } from '../data-dir.js';
+import { ensureDataDir, newMasterKeyHex, readOrCreateSecret } from '../data-dir.js';
 import { startPgServer, type PgBinaries } from './pg-server.js';
 
 /**
@@ -27,6 +27,7 @@ async function embeddedBinaries(): Promise<PgBinaries> {
 }
 
 export async function startEmbedded(dataDir: string, options: { settings?: Record<string, string> } = {}): Promise<EmbeddedServer> {
+  await ensureDataDir(dataDir);
   const password = await readOrCreateSecret(dataDir, 'postgres-password', newMasterKeyHex);
   const server = await startPgServer({
     binaries: await embeddedBinaries(),
