@@ -134,3 +134,42 @@ test('first start, the README recipe, restart with the same credentials, clean s
     assert.equal(await stopServer(second.child), 0, second.output());
   }
 });
+
+test('a CLI command shares the running embedded database; after kill -9 a restart takes it over', { timeout: 240_000 }, async () => {
+  const server = startServer();
+  await waitReady(server.child, server.output);
+  const creds = JSON.parse(await readFile(path.join(dataDir, 'sandbox-credentials.json'), 'utf8'));
+  let pgPid = 0;
+  try {
+    const cli = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'src/main.ts'), 'partners', 'list'], {
+      cwd: root,
+      env: { ...process.env, ALMONER_DATA_DIR: dataDir, DATABASE_URL: '', LOG_LEVEL: 'warn' },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(cli.status, 0, cli.stderr);
+    assert.match(cli.stdout, new RegExp(`${creds.partnerId}\\s+ACTIVE`));
+    // The server's database survived the CLI's exit.
+    assert.equal((await fetch(`http://127.0.0.1:${port}/readyz`)).status, 200);
+    pgPid = Number((await readFile(path.join(dataDir, 'postgres', 'postmaster.pid'), 'utf8')).split('\n')[0]);
+  } finally {
+    server.child.kill('SIGKILL');
+    await new Promise((r) => server.child.once('exit', r));
+  }
+  assert.ok(pgPid > 0);
+  assert.doesNotThrow(() => process.kill(pgPid, 0), 'the database outlives a SIGKILLed server');
+
+  const again = startServer();
+  await waitReady(again.child, again.output);
+  try {
+    assert.throws(() => process.kill(pgPid, 0), 'the orphaned database was stopped and replaced');
+    const login = await fetch(`http://127.0.0.1:${port}/v1/partner/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: creds.portalEmail, password: creds.portalPassword }),
+    });
+    assert.equal(login.status, 200);
+  } finally {
+    assert.equal(await stopServer(again.child), 0, again.output());
+  }
+});

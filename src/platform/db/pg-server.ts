@@ -105,12 +105,23 @@ async function initCluster(opts: PgServerOptions, identity: { uid: number; gid: 
   if (result.status !== 0) throw new Error(`initdb failed: ${result.stderr || result.stdout || result.error?.message}`);
 }
 
-/** A server left running by a process that died is stopped before a new one starts on the same files. */
-async function stopOrphan(pgdata: string) {
-  const pidFile = path.join(pgdata, 'postmaster.pid');
-  const text = await readFile(pidFile, 'utf8').catch(() => undefined);
-  const pid = Number(text?.split('\n')[0]);
-  if (!text || !Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+interface RunningServer {
+  pid: number;
+  port: number;
+}
+
+/** The server recorded in postmaster.pid, if that process is still alive. */
+async function runningServer(pgdata: string): Promise<RunningServer | undefined> {
+  const text = await readFile(path.join(pgdata, 'postmaster.pid'), 'utf8').catch(() => undefined);
+  if (!text) return undefined;
+  const lines = text.split('\n');
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return undefined;
+  return { pid, port };
+}
+
+async function stopProcess(pid: number) {
   process.kill(pid, 'SIGINT');
   const deadline = Date.now() + 15_000;
   while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
@@ -138,8 +149,24 @@ async function waitReady(url: string, child: ChildProcess, log: () => string) {
 export async function startPgServer(opts: PgServerOptions): Promise<PgServer> {
   const identity = serverIdentity();
   if (identity) await makeReachable(path.dirname(opts.pgdata));
-  if (!(await exists(path.join(opts.pgdata, 'PG_VERSION')))) await initCluster(opts, identity);
-  else await stopOrphan(opts.pgdata);
+  const ownerFile = path.join(path.dirname(opts.pgdata), `${path.basename(opts.pgdata)}.owner`);
+  const urlFor = (port: number) => (database = 'postgres') =>
+    `postgres://${encodeURIComponent(opts.user)}:${encodeURIComponent(opts.password)}@127.0.0.1:${port}/${database}`;
+  if (!(await exists(path.join(opts.pgdata, 'PG_VERSION')))) {
+    await initCluster(opts, identity);
+  } else {
+    const running = await runningServer(opts.pgdata);
+    if (running) {
+      const owner = Number((await readFile(ownerFile, 'utf8').catch(() => '')).trim());
+      if (owner > 0 && owner !== process.pid && isAlive(owner)) {
+        // Another live process (say `serve`, while this is a CLI command) runs this cluster: share
+        // it, and leave stopping it to its owner.
+        return { url: urlFor(running.port), port: running.port, pid: running.pid, stop: async () => {} };
+      }
+      // Its owner died without stopping it (kill -9, OOM): the files are ours to take over.
+      await stopProcess(running.pid);
+    }
+  }
 
   const port = await freePort();
   const settings: Record<string, string> = {
@@ -167,10 +194,10 @@ export async function startPgServer(opts: PgServerOptions): Promise<PgServer> {
   const killOnExit = () => child.kill('SIGKILL');
   process.once('exit', killOnExit);
 
-  const url = (database = 'postgres') =>
-    `postgres://${encodeURIComponent(opts.user)}:${encodeURIComponent(opts.password)}@127.0.0.1:${port}/${database}`;
+  const url = urlFor(port);
   try {
     await waitReady(url(), child, () => output);
+    await writeFile(ownerFile, `${process.pid}\n`);
   } catch (err) {
     child.kill('SIGKILL');
     process.off('exit', killOnExit);
@@ -182,6 +209,7 @@ export async function startPgServer(opts: PgServerOptions): Promise<PgServer> {
     pid: child.pid!,
     async stop() {
       process.off('exit', killOnExit);
+      await rm(ownerFile, { force: true });
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGINT'); // fast shutdown: roll back open transactions, checkpoint, exit
