@@ -10,7 +10,7 @@ import { requestId } from './platform/crypto/ids.js';
 import { migrationsCurrent } from './platform/db/migrate.js';
 import { installAuth } from './platform/http/auth.js';
 import { ErrorBody } from './platform/http/common.schemas.js';
-import { installErrorHandler } from './platform/http/error-handler.js';
+import { installErrorHandler, sendError } from './platform/http/error-handler.js';
 import { MemoryRateLimiter, type RateLimiter } from './platform/http/rate-limit.js';
 import { installBodyParsers, MAX_BODY_BYTES } from './platform/http/raw-body.js';
 import { authed } from './platform/http/route.js';
@@ -46,6 +46,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: MAX_BODY_BYTES,
+    // External user ids may be 255 characters, and percent-encoding can triple that.
+    maxParamLength: 1024,
+    // The router rejects some requests before any hook runs; they still get the one error body.
+    frameworkErrors: (error, request, reply) => {
+      const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH' || reply.statusCode === 414;
+      return sendError(
+        request,
+        reply,
+        400,
+        'INVALID_REQUEST',
+        tooLong ? 'A path segment of the URL is too long' : 'The URL is not valid: check its percent-encoding',
+      );
+    },
     trustProxy: config.trustProxy,
     genReqId: (req) => {
       const incoming = req.headers['x-request-id'];

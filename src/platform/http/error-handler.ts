@@ -43,6 +43,8 @@ export function sendError(
     requestId: request.id,
   };
   if (details && details.length > 0) body.details = details;
+  // Set here too: some errors are answered before the hook that adds it has run.
+  reply.header('X-Request-Id', request.id);
   return reply.status(status).send(body);
 }
 
