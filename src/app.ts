@@ -121,6 +121,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     verifyPortalToken: (token) => services.partners.verifyAccessToken(token),
     operatorToken: config.operatorToken,
     onKeyUsed: (keyId) => services.keys.markUsed(keyId),
+    keyEnvironments: config.keyEnvironments,
   });
 
   const usage = new UsageRecorder(

@@ -18,6 +18,7 @@ const EnvSchema = Type.Object({
   ALMONER_SEED_SANDBOX: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])),
   ALMONER_TRUST_PROXY: Type.Union([Type.Literal('true'), Type.Literal('false')], { default: 'false' }),
   ALMONER_RATE_LIMIT_WINDOW_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 60 }),
+  ALMONER_KEY_ENVIRONMENTS: Type.String({ pattern: '^(sandbox|production)(,(sandbox|production))?$', default: 'sandbox,production' }),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
@@ -43,6 +44,8 @@ export interface Config {
   readonly rateLimitWindowSeconds: number;
   readonly redisUrl: string | undefined;
   readonly logLevel: string;
+  /** Which key environments this deployment accepts; the other gets 401 KEY_ENVIRONMENT_MISMATCH. */
+  readonly keyEnvironments: readonly ('sandbox' | 'production')[];
 }
 
 export class ConfigError extends Error {
@@ -113,5 +116,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     rateLimitWindowSeconds: e.ALMONER_RATE_LIMIT_WINDOW_SECONDS,
     redisUrl: e.REDIS_URL,
     logLevel: e.LOG_LEVEL,
+    keyEnvironments: Object.freeze([...new Set(e.ALMONER_KEY_ENVIRONMENTS.split(','))]) as readonly ('sandbox' | 'production')[],
   });
 }

@@ -719,7 +719,12 @@ for (const r of byMode('hmac', 'hmacSecret')) {
       const p = await keyOnlyPartner({ rateLimit: 2 });
       const window = ctx.config.rateLimitWindowSeconds;
       const first = await inject(baseline({}, sk(p.sandbox)));
-      const second = await inject(baseline({}, pk(p.sandbox))); // the limit is per partner, not per key
+      if (r.method !== 'GET') {
+        // Refused before the limiter (contract A4.3): a pk_ on a write route uses up no quota.
+        assertErrorBody(await inject(baseline({}, pk(p.sandbox))), 403, 'SECRET_KEY_REQUIRED');
+      }
+      // The limit is per partner, not per key: on reads the pk_ shares the sk_'s window.
+      const second = await inject(baseline({}, r.method === 'GET' ? pk(p.sandbox) : sk(p.sandbox)));
       assert.equal(first.headers['x-ratelimit-limit'], '2');
       assert.equal(first.headers['x-ratelimit-remaining'], '1');
       assert.equal(second.headers['x-ratelimit-remaining'], '0');

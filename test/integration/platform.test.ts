@@ -89,3 +89,17 @@ test('every response carries a request id, and a well-formed incoming one is kep
   const bad = await ctx.app.inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': 'has spaces <script>' } });
   assert.match(String(bad.headers['x-request-id']), /^req_/);
 });
+
+test('a deployment that serves one environment refuses the other one\'s keys', async () => {
+  const sandboxOnly = await createTestContext({ env: { ALMONER_KEY_ENVIRONMENTS: 'sandbox' } });
+  try {
+    const p = await createPartner(sandboxOnly.services, { withProduction: true });
+    const live = { key: p.production!.secretKey, hmacSecret: p.production!.hmacSecret };
+    const res = await sandboxOnly.app.inject(signed(sandboxOnly.clock, live, 'GET', '/v1/partner/users'));
+    assert.equal(res.statusCode, 401);
+    assert.equal(res.json().code, 'KEY_ENVIRONMENT_MISMATCH');
+    assert.equal((await sandboxOnly.app.inject(signed(sandboxOnly.clock, p.sk, 'GET', '/v1/partner/users'))).statusCode, 200);
+  } finally {
+    await sandboxOnly.close();
+  }
+});

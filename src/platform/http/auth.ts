@@ -60,6 +60,8 @@ export interface AuthDeps {
   verifyPortalToken(token: string): Promise<PortalAuth>;
   operatorToken: string | undefined;
   onKeyUsed(keyId: string): void;
+  /** Key environments this deployment serves (a sandbox host refuses live keys, and the reverse). */
+  keyEnvironments: readonly Environment[];
 }
 
 declare module 'fastify' {
@@ -126,6 +128,13 @@ async function resolvePartnerKey(deps: AuthDeps, request: FastifyRequest): Promi
   if (!value) throw new AppError('MISSING_API_KEY', 'Send your API key in the X-Partner-Key header');
   if (!KEY_FORMAT.test(value)) {
     throw new AppError('INVALID_API_KEY', 'X-Partner-Key is not a valid API key (pk_/sk_ + test|live + 64 hex)');
+  }
+  const environment = value.includes('_live_') ? 'production' : 'sandbox';
+  if (!deps.keyEnvironments.includes(environment)) {
+    throw new AppError(
+      'KEY_ENVIRONMENT_MISMATCH',
+      `This server accepts only ${deps.keyEnvironments.join(' and ')} keys; ${environment === 'production' ? 'live' : 'test'} keys belong to the ${environment} host`,
+    );
   }
   const key = await deps.resolveKey(value);
   if (!key) throw new AppError('INVALID_API_KEY', 'X-Partner-Key is not a known API key');
@@ -266,10 +275,11 @@ export function installAuth(app: FastifyInstance, deps: AuthDeps) {
       };
       deps.onKeyUsed(key.keyId);
       if (request.legacySigning) reply.header('Deprecation', 'true');
-      await applyRateLimit(deps, request, reply, key.partner);
+      // Contract A4.3 order: a pk_ on a write route is refused before it can use up the partner's quota.
       if (mode === 'hmacSecret' && key.kind !== 'secret') {
         throw new AppError('SECRET_KEY_REQUIRED', 'This route changes data and needs your secret key (sk_...), not the publishable key');
       }
+      await applyRateLimit(deps, request, reply, key.partner);
     }
     if (request.bodyError) throw request.bodyError;
   });
