@@ -196,8 +196,9 @@ CREATE TABLE token_transactions (
   token_pool_id         text REFERENCES token_pools (id),
   campaign_id           text REFERENCES campaigns (id),
   ledger_transaction_id text NOT NULL REFERENCES ledger_transactions (id),
-  -- Redemptions carry the caller's idempotency key.
+  -- Redemptions carry the caller's idempotency key and a fingerprint of what was asked.
   idempotency_key       text,
+  request_hash          text,
   reason                text,
   created_at            timestamptz NOT NULL
 );

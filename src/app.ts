@@ -19,6 +19,8 @@ import { installValidators } from './platform/http/validation.js';
 import { adminPartnersRoutes } from './modules/partners/admin.routes.js';
 import { partnersRoutes } from './modules/partners/partners.routes.js';
 import { usersRoutes } from './modules/users/users.routes.js';
+import { actionsRoutes } from './modules/rewards/actions.routes.js';
+import { poolsRoutes, rewardsAdminRoutes } from './modules/rewards/pools.routes.js';
 import type { Services } from './services.js';
 
 export interface AppOptions {
@@ -47,7 +49,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     logger: options.logger ?? false,
     bodyLimit: MAX_BODY_BYTES,
     // External user ids may be 255 characters, and percent-encoding can triple that.
-    maxParamLength: 1024,
+    routerOptions: { maxParamLength: 1024 },
     // The router rejects some requests before any hook runs; they still get the one error body.
     frameworkErrors: (error, request, reply) => {
       const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH' || reply.statusCode === 414;
@@ -172,6 +174,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(partnersRoutes, { partners: services.partners, keys: services.keys });
   await app.register(usersRoutes, { users: services.users });
   await app.register(adminPartnersRoutes, { partners: services.partners });
+  await app.register(actionsRoutes, { actions: services.actions, reversals: services.reversals, wallets: services.wallets });
+  await app.register(poolsRoutes, { pools: services.pools });
+  await app.register(rewardsAdminRoutes, {
+    pools: services.pools,
+    clock: services.partnerClock,
+    db: services.db,
+    onClockAdvanced: async (partnerId) => {
+      await services.wallets.sweepPartner({ partnerId, environment: 'sandbox' });
+    },
+  });
+  app.addHook('onClose', async () => {
+    await services.actions.close();
+  });
 
   return app;
 }

@@ -7,6 +7,12 @@ import { PartnersService } from './modules/partners/partners.service.js';
 import { PortalTokens } from './modules/partners/portal-tokens.js';
 import { UsersService } from './modules/users/users.service.js';
 import { UsageService } from './modules/dashboard/usage.service.js';
+import { ActionsService } from './modules/rewards/actions.service.js';
+import { ReversalsService } from './modules/rewards/actions.reverse.js';
+import { PartnerClock } from './modules/rewards/partner-clock.js';
+import { PoolsService } from './modules/rewards/pools.service.js';
+import { StakeholderTypesService } from './modules/rewards/stakeholder-types.js';
+import { WalletsService } from './modules/rewards/wallets.service.js';
 
 /** Wires the domain services once, for the HTTP app and the CLI alike. */
 export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: Clock) {
@@ -16,7 +22,13 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
   const partners = new PartnersService(db, keys, tokens, clock);
   const users = new UsersService(db, clock);
   const usage = new UsageService(db);
-  return { db, clock, box, keys, tokens, partners, users, usage };
+  const partnerClock = new PartnerClock(db, clock);
+  const stakeholderTypes = new StakeholderTypesService(db);
+  const pools = new PoolsService(db, partnerClock);
+  const actions = new ActionsService(db, partnerClock, (partnerId, codes) => stakeholderTypes.assertRegistered(partnerId, codes));
+  const reversals = new ReversalsService(db, partnerClock);
+  const wallets = new WalletsService(db, partnerClock);
+  return { db, clock, box, keys, tokens, partners, users, usage, partnerClock, stakeholderTypes, pools, actions, reversals, wallets };
 }
 
 export type Services = ReturnType<typeof createServices>;

@@ -273,6 +273,7 @@ export interface TokenTransactionsTable {
   campaign_id: string | null;
   ledger_transaction_id: string;
   idempotency_key: string | null;
+  request_hash: string | null;
   reason: string | null;
   created_at: Timestamp;
 }

@@ -1,0 +1,79 @@
+/**
+ * Group commit: concurrent requests that touch the same hot rows (one partner's pool) are queued per
+ * key and run together, one database transaction per batch. A request arriving while its key is
+ * idle runs at once, so batching adds no delay; under load, batches grow by themselves to whatever
+ * arrived during the previous commit. Each request still gets its own outcome.
+ */
+export interface GroupCommitOptions {
+  maxBatch: number;
+  /** Errors worth running the same batch again for (lost races, serialization failures). */
+  retryable: (err: unknown) => boolean;
+  maxAttempts: number;
+}
+
+interface Pending<I, O> {
+  item: I;
+  resolve: (o: O) => void;
+  reject: (e: unknown) => void;
+}
+
+export class GroupCommit<I, O> {
+  private readonly queues = new Map<string, Pending<I, O>[]>();
+  private readonly draining = new Map<string, Promise<void>>();
+  private closed = false;
+
+  constructor(
+    private readonly run: (key: string, items: I[]) => Promise<O[]>,
+    private readonly options: GroupCommitOptions,
+  ) {}
+
+  submit(key: string, item: I): Promise<O> {
+    if (this.closed) return Promise.reject(new Error('shutting down'));
+    return new Promise<O>((resolve, reject) => {
+      const queue = this.queues.get(key) ?? [];
+      queue.push({ item, resolve, reject });
+      this.queues.set(key, queue);
+      if (!this.draining.has(key)) {
+        const p = this.drain(key).finally(() => this.draining.delete(key));
+        this.draining.set(key, p);
+      }
+    });
+  }
+
+  private async drain(key: string) {
+    for (;;) {
+      const queue = this.queues.get(key);
+      if (!queue || queue.length === 0) {
+        this.queues.delete(key);
+        return;
+      }
+      const batch = queue.splice(0, this.options.maxBatch);
+      await this.runBatch(key, batch);
+    }
+  }
+
+  private async runBatch(key: string, batch: Pending<I, O>[]) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const results = await this.run(key, batch.map((p) => p.item));
+        batch.forEach((p, i) => p.resolve(results[i]!));
+        return;
+      } catch (err) {
+        if (this.options.retryable(err) && attempt < this.options.maxAttempts) continue;
+        if (batch.length > 1) {
+          // One bad request must not fail its neighbours: run them one by one.
+          for (const p of batch) await this.runBatch(key, [p]);
+          return;
+        }
+        batch[0]!.reject(err);
+        return;
+      }
+    }
+  }
+
+  /** Stops taking work and waits for what is queued to finish. */
+  async close() {
+    this.closed = true;
+    await Promise.all([...this.draining.values()]);
+  }
+}
