@@ -9,7 +9,7 @@ import type { Config } from './config.js';
 import { requestId } from './platform/crypto/ids.js';
 import { migrationsCurrent } from './platform/db/migrate.js';
 import { installAuth } from './platform/http/auth.js';
-import { ErrorBody } from './platform/http/common.schemas.js';
+import { ErrorBody, ErrorWithResult } from './platform/http/common.schemas.js';
 import { installErrorHandler, sendError } from './platform/http/error-handler.js';
 import { MemoryRateLimiter, type RateLimiter } from './platform/http/rate-limit.js';
 import { installBodyParsers, MAX_BODY_BYTES } from './platform/http/raw-body.js';
@@ -72,6 +72,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   installBodyParsers(app);
   installErrorHandler(app);
   app.addSchema(ErrorBody);
+  app.addSchema(ErrorWithResult);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('X-Request-Id', request.id);
   });

@@ -1,13 +1,11 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Paginated } from '../../platform/http/common.schemas.js';
+import { ErrorWithResultRef, Paginated } from '../../platform/http/common.schemas.js';
 import { authed } from '../../platform/http/route.js';
 import { UserParams } from '../users/users.schemas.js';
 import {
   Action,
   ActionIdParams,
-  FailedAction,
-  IdempotentReplay,
   ListActionsQuery,
   ListTransactionsQuery,
   QuoteResult,
@@ -41,14 +39,15 @@ export const actionsRoutes: FastifyPluginAsyncTypebox<ActionsRoutesDeps> = async
         'The same idempotencyKey with the same body returns 409 IDEMPOTENT with the original result; with another body 422.',
       tags: ['Actions'],
       body: SubmitActionBody,
-      response: { 200: SubmitResult, 402: FailedAction, 404: Err, 409: IdempotentReplay, 422: Err },
+      response: { 200: SubmitResult, 402: ErrorWithResultRef, 404: Err, 409: ErrorWithResultRef, 422: Err },
     }),
     async (request) => actions.submit(request.partnerAuth!, request.body, request.rawBody),
   );
 
   app.post(
     '/v1/partner/actions/quote',
-    authed('hmac', {
+    // A POST, so like every non-GET signed route it takes the secret key (contract A7).
+    authed('hmacSecret', {
       summary: 'What a submit would do now, without writing anything',
       tags: ['Actions'],
       body: SubmitActionBody,
@@ -76,7 +75,7 @@ export const actionsRoutes: FastifyPluginAsyncTypebox<ActionsRoutesDeps> = async
       tags: ['Actions'],
       params: ActionIdParams,
       body: ReverseBody,
-      response: { 200: ReverseResult, 404: Err, 409: Type.Unknown(), 422: Err },
+      response: { 200: ReverseResult, 404: Err, 409: ErrorWithResultRef, 422: Err },
     }),
     async (request) => reversals.reverse(request.partnerAuth!, request.params.actionId, request.body ?? {}, request.rawBody),
   );
@@ -126,7 +125,7 @@ export const actionsRoutes: FastifyPluginAsyncTypebox<ActionsRoutesDeps> = async
       response: {
         200: Type.Object({ transactionId: Type.String(), externalUserId: Type.String(), amount: Type.Number(), balance: Type.Number() }),
         404: Err,
-        409: Type.Unknown(),
+        409: ErrorWithResultRef,
         422: Err,
       },
     }),

@@ -42,31 +42,6 @@ export const SubmitResult = Type.Object({
 });
 export type SubmitResultType = Static<typeof SubmitResult>;
 
-/** 409 IDEMPOTENT carries the original result beside the error fields, so either reading works. */
-export const IdempotentReplay = Type.Object({
-  statusCode: Type.Integer(),
-  error: Type.String(),
-  code: Type.String(),
-  message: Type.String(),
-  requestId: Type.String(),
-  actionId: Type.String(),
-  idempotencyKey: Type.String(),
-  status: Type.String(),
-  tokensDistributed: Type.Number(),
-  transactionIds: Type.Array(Type.String()),
-});
-
-export const FailedAction = Type.Object({
-  statusCode: Type.Integer(),
-  error: Type.String(),
-  code: Type.String(),
-  message: Type.String(),
-  requestId: Type.String(),
-  actionId: Type.Optional(Type.String()),
-  idempotencyKey: Type.Optional(Type.String()),
-  status: Type.Optional(Type.String()),
-});
-
 export const ActionStakeholder = Type.Object({
   stakeholderTypeCode: Type.String(),
   partnerUserId: Type.String(),
@@ -129,7 +104,7 @@ export const QuoteResult = Type.Object({
 
 export const ReverseBody = Type.Object(
   {
-    amount: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Tokens to reverse; omit for everything left' })),
+    amount: Type.Optional(Type.Number({ minimum: 0, description: 'Tokens to reverse; omit for everything left' })),
     reason: Type.Optional(Type.String({ maxLength: 500 })),
     idempotencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
     force: Type.Optional(Type.Boolean({ description: 'Take what the users still hold and record the shortfall' })),
@@ -191,7 +166,7 @@ export const UserBalance = Type.Object({
 
 export const RedeemBody = Type.Object(
   {
-    amount: Type.Number({ exclusiveMinimum: 0 }),
+    amount: Type.Number({ minimum: 0 }),
     idempotencyKey: Type.String({ minLength: 1, maxLength: 255 }),
     reason: Type.Optional(Type.String({ maxLength: 500 })),
   },

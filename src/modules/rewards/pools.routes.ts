@@ -55,7 +55,7 @@ const CreatePoolBody = Type.Object(
   { additionalProperties: false },
 );
 
-const AmountBody = Type.Object({ amount: Type.Number({ exclusiveMinimum: 0 }) }, { additionalProperties: false });
+const AmountBody = Type.Object({ amount: Type.Number({ minimum: 0 }) }, { additionalProperties: false });
 
 export interface PoolsRoutesDeps {
   pools: PoolsService;
@@ -81,7 +81,7 @@ export const poolsRoutes: FastifyPluginAsyncTypebox<PoolsRoutesDeps> = async (ap
       tags: ['Token pools'],
       body: Type.Object(
         {
-          amount: Type.Number({ exclusiveMinimum: 0 }),
+          amount: Type.Number({ minimum: 0 }),
           tokenPoolId: Type.Optional(Type.String({ maxLength: 64 })),
           reason: Type.Optional(Type.String({ maxLength: 1000 })),
         },
@@ -166,7 +166,7 @@ export const rewardsAdminRoutes: FastifyPluginAsyncTypebox<RewardsAdminDeps> = a
       summary: "Add to a partner's token allocation (what auto-refill draws on)",
       tags: TAG,
       params: PartnerParams,
-      body: Type.Object({ environment: EnvironmentSchema, amount: Type.Number({ exclusiveMinimum: 0 }) }, { additionalProperties: false }),
+      body: Type.Object({ environment: EnvironmentSchema, amount: Type.Number({ minimum: 0 }) }, { additionalProperties: false }),
       response: { 200: Type.Object({ environment: EnvironmentSchema, allocation: Tokens }), 404: Err },
     }),
     async (request) => deps.pools.allocate({ partnerId: request.params.id, environment: request.body.environment }, exactTokens(request.rawBody, ['amount'], 'amount')),

@@ -22,6 +22,23 @@ export type ErrorBodyType = Static<typeof ErrorBody>;
 
 export const ErrorRef = Type.Ref('Error');
 
+/**
+ * The error body plus the original result's fields: 409 IDEMPOTENT replays and 402 failed actions
+ * carry the action's id and outcome beside the error, so a client can read either.
+ */
+export const ErrorWithResult = Type.Object(
+  {
+    statusCode: Type.Integer(),
+    error: Type.String(),
+    code: Type.String(),
+    message: Type.String(),
+    details: Type.Optional(Type.Array(Type.Object({ path: Type.Optional(Type.String()), message: Type.String() }, { additionalProperties: true }))),
+    requestId: Type.String(),
+  },
+  { $id: 'ErrorWithResult', title: 'ErrorWithResult', additionalProperties: true },
+);
+export const ErrorWithResultRef = Type.Ref('ErrorWithResult');
+
 /** Declares the error statuses a route can return, all with the one error body. */
 export function errorResponses(...statuses: number[]): Record<number, TSchema> {
   const out: Record<number, TSchema> = {};
