@@ -21,6 +21,9 @@ import { partnersRoutes } from './modules/partners/partners.routes.js';
 import { usersRoutes } from './modules/users/users.routes.js';
 import { actionsRoutes } from './modules/rewards/actions.routes.js';
 import { poolsRoutes, rewardsAdminRoutes } from './modules/rewards/pools.routes.js';
+import { campaignsRoutes } from './modules/rewards/campaigns.routes.js';
+import { runCampaignSchedule } from './modules/rewards/campaigns.scheduler.js';
+import { stakeholderTypesRoutes } from './modules/rewards/stakeholder-types.routes.js';
 import type { Services } from './services.js';
 
 export interface AppOptions {
@@ -177,11 +180,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(adminPartnersRoutes, { partners: services.partners });
   await app.register(actionsRoutes, { actions: services.actions, reversals: services.reversals, wallets: services.wallets });
   await app.register(poolsRoutes, { pools: services.pools });
+  await app.register(campaignsRoutes, { campaigns: services.campaigns });
+  await app.register(stakeholderTypesRoutes, { stakeholderTypes: services.stakeholderTypes });
   await app.register(rewardsAdminRoutes, {
     pools: services.pools,
     clock: services.partnerClock,
     db: services.db,
     onClockAdvanced: async (partnerId) => {
+      await runCampaignSchedule(services.db, services.partnerClock, { partnerId, environment: 'sandbox' });
       await services.wallets.sweepPartner({ partnerId, environment: 'sandbox' });
     },
   });

@@ -4,6 +4,8 @@ import { ConfigError, loadConfig } from './config.js';
 import { MigrationError } from './platform/db/migrate.js';
 import { ensureSandboxPartner } from './modules/partners/sandbox.js';
 import { runAdminCommand, ADMIN_USAGE } from './cli/admin.js';
+import { startBackgroundWork } from './worker.js';
+import { ensureSandboxRewards } from './modules/rewards/sandbox.js';
 
 const USAGE = `almoner <command>
 
@@ -31,13 +33,18 @@ async function serve() {
     logger: { level: runtime.config.logLevel, redact: LOG_REDACT },
   });
   let sandbox: Awaited<ReturnType<typeof ensureSandboxPartner>> | undefined;
-  if (runtime.config.seedSandbox) sandbox = await ensureSandboxPartner(services, runtime.config.dataDir);
+  if (runtime.config.seedSandbox) {
+    sandbox = await ensureSandboxPartner(services, runtime.config.dataDir);
+    await ensureSandboxRewards(services, sandbox.credentials.partnerId);
+  }
 
+  const background = startBackgroundWork(services, app.log);
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     app.log.info({ signal }, 'shutting down');
+    await background.stop();
     await app.close();
     await runtime.close();
     process.exit(0);
@@ -72,8 +79,11 @@ async function migrateOnly() {
 
 async function worker() {
   const runtime = await boot(loadConfig(), { applicationName: 'almoner-worker' });
-  process.stdout.write('almoner worker started; no background queues need a separate worker yet\n');
+  const log = { warn: (obj: object, msg: string) => process.stderr.write(`${JSON.stringify({ level: 'warn', msg, ...obj })}\n`) };
+  const background = startBackgroundWork(runtime.services, log);
+  process.stdout.write('almoner worker started: campaign schedules and grant expiry\n');
   const stop = async () => {
+    await background.stop();
     await runtime.close();
     process.exit(0);
   };

@@ -8,6 +8,7 @@ import { PortalTokens } from './modules/partners/portal-tokens.js';
 import { UsersService } from './modules/users/users.service.js';
 import { UsageService } from './modules/dashboard/usage.service.js';
 import { ActionsService } from './modules/rewards/actions.service.js';
+import { CampaignsService } from './modules/rewards/campaigns.service.js';
 import { ReversalsService } from './modules/rewards/actions.reverse.js';
 import { PartnerClock } from './modules/rewards/partner-clock.js';
 import { PoolsService } from './modules/rewards/pools.service.js';
@@ -25,10 +26,11 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
   const partnerClock = new PartnerClock(db, clock);
   const stakeholderTypes = new StakeholderTypesService(db);
   const pools = new PoolsService(db, partnerClock);
+  const campaigns = new CampaignsService(db, partnerClock, stakeholderTypes);
   const actions = new ActionsService(db, partnerClock, (partnerId, codes) => stakeholderTypes.assertRegistered(partnerId, codes));
   const reversals = new ReversalsService(db, partnerClock);
   const wallets = new WalletsService(db, partnerClock);
-  return { db, clock, box, keys, tokens, partners, users, usage, partnerClock, stakeholderTypes, pools, actions, reversals, wallets };
+  return { db, clock, box, keys, tokens, partners, users, usage, partnerClock, stakeholderTypes, pools, campaigns, actions, reversals, wallets };
 }
 
 export type Services = ReturnType<typeof createServices>;

@@ -113,6 +113,16 @@ export const ledgerRepo = {
     return rows.rows;
   },
 
+  /** Postings whose account or transaction does not exist (the hot tables carry no foreign keys). */
+  async orphanPostings(db: Db) {
+    const rows = await sql<{ id: string; transaction_id: string; account_id: string }>`
+      SELECT p.id::text AS id, p.transaction_id, p.account_id FROM ledger_postings p
+       WHERE NOT EXISTS (SELECT 1 FROM ledger_accounts a WHERE a.id = p.account_id)
+          OR NOT EXISTS (SELECT 1 FROM ledger_transactions t WHERE t.id = p.transaction_id)
+       LIMIT 100`.execute(db);
+    return rows.rows;
+  },
+
   async counts(db: Db) {
     const row = await sql<{ accounts: bigint; transactions: bigint; postings: bigint }>`
       SELECT (SELECT count(*) FROM ledger_accounts) AS accounts, (SELECT count(*) FROM ledger_transactions) AS transactions,

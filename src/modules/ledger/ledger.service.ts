@@ -13,6 +13,7 @@ export interface LedgerCheckReport {
   postings: number;
   drift: { accountId: string; stored: string; computed: string }[];
   unbalanced: { transactionId: string; asset: string; off: string }[];
+  orphans: { postingId: string; transactionId: string; accountId: string }[];
 }
 
 /**
@@ -37,18 +38,20 @@ export async function postTransactions(db: Transaction<Database>, txs: NewLedger
 
 /** Recomputes every balance from the postings and reports any disagreement. */
 export async function checkLedger(db: Db): Promise<LedgerCheckReport> {
-  const [drift, unbalanced, counts] = await Promise.all([
+  const [drift, unbalanced, orphans, counts] = await Promise.all([
     ledgerRepo.balanceDrift(db),
     ledgerRepo.unbalancedTransactions(db),
+    ledgerRepo.orphanPostings(db),
     ledgerRepo.counts(db),
   ]);
   return {
-    ok: drift.length === 0 && unbalanced.length === 0,
+    ok: drift.length === 0 && unbalanced.length === 0 && orphans.length === 0,
     accounts: Number(counts.accounts),
     transactions: Number(counts.transactions),
     postings: Number(counts.postings),
     drift: drift.map((d) => ({ accountId: d.id, stored: String(d.stored), computed: String(d.computed) })),
     unbalanced: unbalanced.map((u) => ({ transactionId: u.transaction_id, asset: u.asset, off: String(u.total) })),
+    orphans: orphans.map((o) => ({ postingId: o.id, transactionId: o.transaction_id, accountId: o.account_id })),
   };
 }
 

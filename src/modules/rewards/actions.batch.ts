@@ -3,20 +3,21 @@ import { objectId } from '../../platform/crypto/ids.js';
 import type { Database, StoredStakeholder } from '../../platform/db/schema.js';
 import { AppError } from '../../platform/errors.js';
 import { newEvent, writeEvents, type OutboxEvent } from '../../platform/outbox/outbox.js';
-import { accountIds, ledgerRepo, postTransactions, TOKEN_ASSET, type NewLedgerTransaction } from '../ledger/index.js';
+import { accountIds, assertBalanced, TOKEN_ASSET, type NewLedgerTransaction } from '../ledger/index.js';
 import { formatTokens } from './distribution.js';
 import { applyPerUserCap, campaignRule, judge, planReward, type CampaignRule, type PoolState } from './actions.engine.js';
 import type { NormalizedAction } from './actions.input.js';
-import { actionsRepo, type ActionRow, type CampaignRow, type NewActionRow, type NewCreditRow, type Scope } from './actions.repo.js';
+import { actionsRepo, type CampaignRow, type NewActionRow, type NewCreditRow, type Scope } from './actions.repo.js';
+import { batchRepo, type ExistingAction } from './actions.batch.repo.js';
 import { pickCampaign } from './campaign-pick.js';
 import { afterPoolBalanceChange } from './pools.service.js';
-import { poolsRepo, type PoolWithBalance } from './pools.repo.js';
+import type { PoolWithBalance } from './pools.repo.js';
 
 const DAY_MS = 86_400_000;
 
 export type SubmitOutcome =
   | { kind: 'recorded'; row: NewActionRow }
-  | { kind: 'duplicate'; original: ActionRow | NewActionRow; sameRequest: boolean }
+  | { kind: 'duplicate'; original: ExistingAction | NewActionRow; sameRequest: boolean }
   | { kind: 'rejected'; error: AppError };
 
 /** A concurrent writer claimed one of our idempotency keys first; the batch is run again. */
@@ -41,8 +42,11 @@ export async function runSubmitBatch(db: Kysely<Database>, scope: Scope, actions
 async function submitInTransaction(trx: Transaction<Database>, scope: Scope, actions: NormalizedAction[], now: Date): Promise<SubmitOutcome[]> {
   const outcomes: (SubmitOutcome | undefined)[] = actions.map(() => undefined);
 
-  // 1. Keys seen before (committed) or twice in this batch.
-  const existing = new Map((await actionsRepo.findByKeys(trx, scope, [...new Set(actions.map((a) => a.idempotencyKey))])).map((r) => [r.idempotency_key, r]));
+  // 1. One read: keys seen before, the users named, candidate campaigns, the default pool.
+  const externalIdsAll = [...new Set(actions.flatMap((a) => a.stakeholders.map((s) => s.partnerUserId)))];
+  const explicitAll = [...new Set(actions.map((a) => a.campaignId).filter((c): c is string => c !== null))];
+  const snapshot = await batchRepo.read(trx, scope, [...new Set(actions.map((a) => a.idempotencyKey))], externalIdsAll, explicitAll, now);
+  const existing = new Map(snapshot.existing.map((r) => [r.idempotency_key, r]));
   const firstInBatch = new Map<string, number>();
   const work: Work[] = [];
   actions.forEach((action, index) => {
@@ -51,15 +55,13 @@ async function submitInTransaction(trx: Transaction<Database>, scope: Scope, act
       outcomes[index] = { kind: 'duplicate', original: before, sameRequest: before.request_hash === action.requestHash };
       return;
     }
-    const first = firstInBatch.get(action.idempotencyKey);
-    if (first !== undefined) return; // resolved after the first one is decided
+    if (firstInBatch.has(action.idempotencyKey)) return; // resolved after the first one is decided
     firstInBatch.set(action.idempotencyKey, index);
     work.push({ action, index });
   });
 
   // 2. Users: known ones, and the ones to create where the request allows it.
-  const externalIds = [...new Set(work.flatMap((w) => w.action.stakeholders.map((s) => s.partnerUserId)))];
-  const userIds = new Map((await actionsRepo.findUsers(trx, scope, externalIds)).map((u) => [u.external_user_id, u.id]));
+  const userIds = new Map(snapshot.users.map((u) => [u.external_user_id, u.id]));
   const toCreate = new Map<string, { id: string; external_user_id: string; email: string | null; first_name: string | null; last_name: string | null; created_at: Date }>();
   const live: Work[] = [];
   for (const w of work) {
@@ -90,8 +92,7 @@ async function submitInTransaction(trx: Transaction<Database>, scope: Scope, act
   }
 
   // 3. Campaign and pool of each action.
-  const explicit = [...new Set(live.map((w) => w.action.campaignId).filter((c): c is string => c !== null))];
-  const candidates = await actionsRepo.campaigns(trx, scope, explicit);
+  const candidates = snapshot.campaigns;
   const byId = new Map(candidates.map((c) => [c.id, c]));
   const chosen = new Map<number, CampaignRow | null>();
   const decided: Work[] = [];
@@ -104,20 +105,21 @@ async function submitInTransaction(trx: Transaction<Database>, scope: Scope, act
     chosen.set(w.index, pick.campaign);
     decided.push(w);
   }
-  const defaultPool = await poolsRepo.defaultPoolId(trx, scope.partnerId, scope.environment, now);
+  const defaultPool = snapshot.defaultPoolId;
   const poolOf = (w: Work) => chosen.get(w.index)?.token_pool_id ?? defaultPool ?? null;
 
-  // 4. Locks, always in the same order: campaigns, then pool accounts, then per-user spend rows.
+  // 4. One statement takes the locks, always in the same order: campaigns, pool accounts, per-user spend.
   const campaignIds = [...new Set(decided.map((w) => chosen.get(w.index)?.id).filter((c): c is string => !!c))].sort();
-  const rules = new Map<string, CampaignRule>((await actionsRepo.lockCampaigns(trx, campaignIds)).map((r) => [r.id, campaignRule(r)]));
   const poolIds = [...new Set(decided.map(poolOf).filter((p): p is string => !!p))].sort();
-  const pools = new Map<string, PoolWithBalance>((await poolsRepo.lockManyForUpdate(trx, poolIds)).map((p) => [p.id, p]));
+  const capped = candidates.filter((c) => campaignIds.includes(c.id) && c.per_user_cap !== null).map((c) => c.id);
+  const locked = await batchRepo.lock(trx, campaignIds, poolIds, capped, [...userIds.values()]);
+  const rules = new Map<string, CampaignRule>(locked.campaigns.map((r) => [r.id, campaignRule(r)]));
+  const pools = new Map<string, PoolWithBalance>(locked.pools.map((p) => [p.id, p]));
   const poolState = new Map<string, PoolState>(
     [...pools.values()].map((p) => [p.id, { id: p.id, accountId: p.account_id, status: p.status, expiresAt: p.expires_at, balance: BigInt(p.balance) }]),
   );
-  const cappedCampaigns = [...rules.values()].filter((r) => r.perUserCap !== null).map((r) => r.id);
   const spent = new Map<string, bigint>();
-  for (const r of await actionsRepo.userSpend(trx, cappedCampaigns, [...userIds.values()])) spent.set(`${r.campaign_id}:${r.user_id}`, BigInt(r.spent));
+  for (const r of locked.spend) spent.set(`${r.campaign_id}:${r.user_id}`, r.spent);
 
   // 5. Decide in arrival order against the running balances.
   const rows: NewActionRow[] = [];
@@ -220,24 +222,35 @@ async function submitInTransaction(trx: Transaction<Database>, scope: Scope, act
     }, now));
   }
 
-  // 6. Claim the keys first: if another writer got one in the meantime, start over.
-  const inserted = await actionsRepo.insertActions(trx, scope, rows);
-  if (inserted.size !== rows.length) throw new KeyRaceError('an idempotency key was claimed concurrently');
-
-  const walletIds = [...new Set(credits.map((c) => c.user_id))];
-  await ledgerRepo.ensureAccounts(
-    trx,
-    walletIds.map((uid) => ({ id: accountIds.wallet(uid), partnerId: scope.partnerId, environment: scope.environment, kind: 'WALLET' as const, asset: TOKEN_ASSET })),
-  );
-  const balances = await postTransactions(trx, ledgerTxs);
-  await actionsRepo.insertCredits(trx, scope, credits);
-  await actionsRepo.addCampaignSpend(trx, campaignSpend, now);
-  await actionsRepo.addUserSpend(trx, [...userSpend.values()]);
-  for (const pool of pools.values()) {
-    const after = balances.get(pool.account_id);
-    if (after !== undefined) await afterPoolBalanceChange(trx, pool, after, now, events);
+  // 6. One statement writes it all. A key claimed concurrently by another writer, or a pool that
+  // would go below zero, shows in the counts: roll back and let the batch run again.
+  const walletCredits = new Map<string, bigint>();
+  for (const c of credits) walletCredits.set(accountIds.wallet(c.user_id), (walletCredits.get(accountIds.wallet(c.user_id)) ?? 0n) + c.amount);
+  const poolDeltas = new Map<string, bigint>();
+  for (const t of ledgerTxs) {
+    const debit = t.postings[0]!;
+    poolDeltas.set(debit.accountId, (poolDeltas.get(debit.accountId) ?? 0n) + debit.amount);
   }
-  await writeEvents(trx, events);
+  for (const t of ledgerTxs) assertBalanced(t);
+  const written = await batchRepo.write(trx, scope, {
+    actions: rows,
+    ledger: ledgerTxs,
+    poolDeltas: [...poolDeltas].sort(([x], [y]) => (x < y ? -1 : 1)).map(([accountId, delta]) => ({ accountId, delta })),
+    walletCredits: [...walletCredits].sort(([x], [y]) => (x < y ? -1 : 1)).map(([accountId, amount]) => ({ accountId, amount })),
+    credits,
+    campaignSpend: [...campaignSpend].sort(([x], [y]) => (x < y ? -1 : 1)).map(([id, units]) => ({ id, units })),
+    userSpend: [...userSpend.values()].sort((x, y) => (x.campaignId + x.userId < y.campaignId + y.userId ? -1 : 1)),
+    events: [],
+    now,
+  });
+  if (written.actionsInserted !== rows.length) throw new KeyRaceError('an idempotency key was claimed concurrently');
+  if (written.poolBalances.size !== poolDeltas.size) throw new Error('a pool balance would have gone below zero under its own lock');
+  const followUps: OutboxEvent[] = [];
+  for (const pool of pools.values()) {
+    const after = written.poolBalances.get(pool.account_id);
+    if (after !== undefined) await afterPoolBalanceChange(trx, pool, after, now, followUps);
+  }
+  await writeEvents(trx, [...events, ...followUps]);
 
   rows.forEach((row) => {
     const index = actions.findIndex((a, i) => outcomes[i] === undefined && a.idempotencyKey === row.idempotency_key && firstInBatch.get(a.idempotencyKey) === i);

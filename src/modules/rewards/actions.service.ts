@@ -8,7 +8,7 @@ import { formatMultiplier, formatTokens } from './distribution.js';
 import { KeyRaceError, runSubmitBatch, type SubmitOutcome } from './actions.batch.js';
 import { applyPerUserCap, campaignRule, judge, planReward, TIER_DIGITS } from './actions.engine.js';
 import { normalizeSubmit, type NormalizedAction } from './actions.input.js';
-import { actionsRepo, type ActionRow, type NewActionRow, type Scope } from './actions.repo.js';
+import { actionsRepo, type ActionRow, type Scope } from './actions.repo.js';
 import type { ListActionsQueryType, SubmitActionBodyType, SubmitResultType } from './actions.schemas.js';
 import { pickCampaign } from './campaign-pick.js';
 import type { PartnerClock } from './partner-clock.js';
@@ -16,11 +16,19 @@ import { poolsRepo } from './pools.repo.js';
 
 const RETRYABLE_PG = new Set(['40001', '40P01']);
 
-function stakeholdersOf(row: ActionRow | NewActionRow): StoredStakeholder[] {
+interface ResultSource {
+  id: string;
+  idempotency_key: string;
+  status: string;
+  tokens_distributed: bigint | string | number;
+  stakeholders: unknown;
+}
+
+function stakeholdersOf(row: { stakeholders: unknown }): StoredStakeholder[] {
   return row.stakeholders as StoredStakeholder[];
 }
 
-export function submitResult(row: ActionRow | NewActionRow): SubmitResultType {
+export function submitResult(row: ResultSource): SubmitResultType {
   return {
     actionId: row.id,
     idempotencyKey: row.idempotency_key,

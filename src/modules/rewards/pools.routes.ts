@@ -226,6 +226,7 @@ export const rewardsAdminRoutes: FastifyPluginAsyncTypebox<RewardsAdminDeps> = a
           postings: Type.Integer(),
           drift: Type.Array(Type.Object({ accountId: Type.String(), stored: Type.String(), computed: Type.String() })),
           unbalanced: Type.Array(Type.Object({ transactionId: Type.String(), asset: Type.String(), off: Type.String() })),
+          orphans: Type.Array(Type.Object({ postingId: Type.String(), transactionId: Type.String(), accountId: Type.String() })),
         }),
       },
     }),

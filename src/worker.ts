@@ -1,0 +1,42 @@
+import { sql } from 'kysely';
+import { startCampaignScheduler } from './modules/rewards/campaigns.scheduler.js';
+import type { Services } from './services.js';
+
+export interface BackgroundWork {
+  stop(): Promise<void>;
+}
+
+/**
+ * The time-driven work: campaign schedules and grant expiry. It runs inside `serve` (one process
+ * is enough for the embedded setup) and in `worker` processes; every step is safe to run from
+ * several processes at once (SKIP LOCKED claims and guarded updates), so running both is fine.
+ */
+export function startBackgroundWork(services: Services, log: { warn(obj: object, msg: string): void }, intervalMs = 10_000): BackgroundWork {
+  const scheduler = startCampaignScheduler(services.db, services.partnerClock, {
+    intervalMs,
+    onError: (err) => log.warn({ err }, 'campaign schedule failed'),
+  });
+  let running: Promise<void> | undefined;
+  const sweep = async () => {
+    // Only partner environments whose pools let grants expire can have anything to expire.
+    const scopes = await sql<{ partner_id: string; environment: 'sandbox' | 'production' }>`
+      SELECT DISTINCT partner_id, environment FROM token_pools WHERE grant_expiry_days IS NOT NULL`.execute(services.db);
+    for (const s of scopes.rows) await services.wallets.sweepPartner({ partnerId: s.partner_id, environment: s.environment });
+  };
+  const timer = setInterval(() => {
+    if (running) return;
+    running = sweep()
+      .catch((err: unknown) => log.warn({ err }, 'expiry sweep failed'))
+      .finally(() => {
+        running = undefined;
+      });
+  }, intervalMs);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await scheduler.stop();
+      await running;
+    },
+  };
+}
