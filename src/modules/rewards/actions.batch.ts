@@ -62,40 +62,39 @@ async function submitInTransaction(trx: Transaction<Database>, scope: Scope, act
 
   // 2. Users: known ones, and the ones to create where the request allows it.
   const userIds = new Map(snapshot.users.map((u) => [u.external_user_id, u.id]));
-  const toCreate = new Map<string, { id: string; external_user_id: string; email: string | null; first_name: string | null; last_name: string | null; created_at: Date }>();
-  const live: Work[] = [];
-  for (const w of work) {
-    const missing = w.action.stakeholders.filter((s) => !userIds.has(s.partnerUserId) && !toCreate.has(s.partnerUserId));
-    if (missing.length > 0 && !w.action.autoCreateUsers) {
-      outcomes[w.index] = {
-        kind: 'rejected',
-        error: new AppError('USER_NOT_FOUND', `Unknown user(s) ${missing.map((m) => `"${m.partnerUserId}"`).join(', ')}; create them first or send "autoCreateUsers": true`),
-      };
-      continue;
+  const claimUsers = (items: Work[]) => {
+    const toCreate = new Map<string, { id: string; external_user_id: string; email: string | null; first_name: string | null; last_name: string | null; created_at: Date }>();
+    const accepted: Work[] = [];
+    for (const w of items) {
+      const missing = w.action.stakeholders.filter((s) => !userIds.has(s.partnerUserId) && !toCreate.has(s.partnerUserId));
+      if (missing.length > 0 && !w.action.autoCreateUsers) {
+        outcomes[w.index] = {
+          kind: 'rejected',
+          error: new AppError('USER_NOT_FOUND', `Unknown user(s) ${missing.map((m) => `"${m.partnerUserId}"`).join(', ')}; create them first or send "autoCreateUsers": true`),
+        };
+        continue;
+      }
+      for (const s of missing) {
+        toCreate.set(s.partnerUserId, {
+          id: objectId(now),
+          external_user_id: s.partnerUserId,
+          email: s.userEmail,
+          first_name: s.userFirstName,
+          last_name: s.userLastName,
+          created_at: now,
+        });
+      }
+      accepted.push(w);
     }
-    for (const s of missing) {
-      toCreate.set(s.partnerUserId, {
-        id: objectId(now),
-        external_user_id: s.partnerUserId,
-        email: s.userEmail,
-        first_name: s.userFirstName,
-        last_name: s.userLastName,
-        created_at: now,
-      });
-    }
-    live.push(w);
-  }
-  if (toCreate.size > 0) {
-    await actionsRepo.insertUsers(trx, scope, [...toCreate.values()]);
-    // Another writer may have created some of them first: read back the ids that won.
-    for (const u of await actionsRepo.findUsers(trx, scope, [...toCreate.keys()])) userIds.set(u.external_user_id, u.id);
-  }
+    return { accepted, toCreate };
+  };
+  const live = claimUsers(work).accepted;
 
   // 3. Campaign and pool of each action.
   const candidates = snapshot.campaigns;
   const byId = new Map(candidates.map((c) => [c.id, c]));
   const chosen = new Map<number, CampaignRow | null>();
-  const decided: Work[] = [];
+  const picked: Work[] = [];
   for (const w of live) {
     const pick = pickCampaign(w.action, byId, candidates, now);
     if (!pick.ok) {
@@ -103,7 +102,16 @@ async function submitInTransaction(trx: Transaction<Database>, scope: Scope, act
       continue;
     }
     chosen.set(w.index, pick.campaign);
-    decided.push(w);
+    picked.push(w);
+  }
+  // Users are created only for actions that passed every check: creating them in step 2 left the
+  // auto-created users of a request refused for its campaign (404/409) behind. Claiming again over
+  // the survivors also refuses an action that relied on a user only a refused action would create.
+  const { accepted: decided, toCreate } = claimUsers(picked);
+  if (toCreate.size > 0) {
+    await actionsRepo.insertUsers(trx, scope, [...toCreate.values()]);
+    // Another writer may have created some of them first: read back the ids that won.
+    for (const u of await actionsRepo.findUsers(trx, scope, [...toCreate.keys()])) userIds.set(u.external_user_id, u.id);
   }
   const defaultPool = snapshot.defaultPoolId;
   const poolOf = (w: Work) => chosen.get(w.index)?.token_pool_id ?? defaultPool ?? null;

@@ -3,7 +3,7 @@ import { AppError } from '../../platform/errors.js';
 import { numberLiteralAt } from '../../platform/json/number-literals.js';
 import { currencyDigits, normalizeCurrency } from '../../platform/money/currencies.js';
 import { parseDecimalToMinor } from '../../platform/money/decimal.js';
-import { parseTokens } from './distribution.js';
+import { parseTokens, TOKEN_SCALE } from './distribution.js';
 import type { SubmitActionBodyType } from './actions.schemas.js';
 
 /** Largest accepted action amount, in major units: far above any real purchase, far below overflow. */
@@ -46,13 +46,31 @@ export function exactDecimal(rawBody: Buffer | undefined, path: (string | number
   return parsed.minor;
 }
 
+/**
+ * Largest token amount one request may name (reversal, redemption, funding, allocation, thresholds).
+ * Without it, 1e20 tokens overflowed PostgreSQL's bigint or the exact JSON range of formatTokens()
+ * (10^13 tokens) and answered 500; this leaves room for many such amounts to add up in a pool.
+ */
+export const MAX_TOKEN_AMOUNT = 1_000_000_000_000n;
+
 export function exactTokens(rawBody: Buffer | undefined, path: (string | number)[], label: string): bigint {
   const literal = rawBody ? numberLiteralAt(rawBody, path) : undefined;
   const where = `body.${path.join('.')}`;
   if (literal === undefined) throw invalid(where, `${label} must be a JSON number of tokens`);
   const parsed = parseTokens(literal);
   if (!parsed.ok) throw invalid(where, `${label} ${literal} is not accepted: ${parsed.reason}`);
+  if (parsed.units > MAX_TOKEN_AMOUNT * TOKEN_SCALE) throw invalid(where, `${label} must be at most ${MAX_TOKEN_AMOUNT} tokens`);
   return parsed.units;
+}
+
+/**
+ * preValidation for routes whose body fields are all optional (reverse, approve/decline a request):
+ * Fastify validates an absent body as null, so `POST .../reverse` with no body answered 400 "body must
+ * be object" although the handler treats a missing body as {}. Only a truly absent body is replaced:
+ * a malformed one has already been refused by the auth hook's bodyError check, which runs first.
+ */
+export async function absentBodyIsEmpty(request: { body: unknown }): Promise<void> {
+  if (request.body === undefined) request.body = {};
 }
 
 export function normalizeSubmit(body: SubmitActionBodyType, rawBody: Buffer | undefined): NormalizedAction {

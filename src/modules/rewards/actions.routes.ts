@@ -17,6 +17,7 @@ import {
   TokenTransaction,
   UserBalance,
 } from './actions.schemas.js';
+import { absentBodyIsEmpty } from './actions.input.js';
 import type { ActionsService } from './actions.service.js';
 import type { ReversalsService } from './actions.reverse.js';
 import type { WalletsService } from './wallets.service.js';
@@ -51,7 +52,8 @@ export const actionsRoutes: FastifyPluginAsyncTypebox<ActionsRoutesDeps> = async
       summary: 'What a submit would do now, without writing anything',
       tags: ['Actions'],
       body: SubmitActionBody,
-      response: { 200: QuoteResult, 404: Err },
+      // 409: a named campaign that is not running (INVALID_STATE), refused exactly as submit refuses it.
+      response: { 200: QuoteResult, 404: Err, 409: Err },
     }),
     async (request) => actions.quote(request.partnerAuth!, request.body, request.rawBody),
   );
@@ -70,13 +72,16 @@ export const actionsRoutes: FastifyPluginAsyncTypebox<ActionsRoutesDeps> = async
 
   app.post(
     '/v1/partner/actions/:actionId/reverse',
-    authed('hmacSecret', {
-      summary: 'Reverse an action in full or in part (e.g. after a refund)',
-      tags: ['Actions'],
-      params: ActionIdParams,
-      body: ReverseBody,
-      response: { 200: ReverseResult, 404: Err, 409: ErrorWithResultRef, 422: Err },
-    }),
+    {
+      preValidation: absentBodyIsEmpty,
+      ...authed('hmacSecret', {
+        summary: 'Reverse an action in full or in part (e.g. after a refund)',
+        tags: ['Actions'],
+        params: ActionIdParams,
+        body: ReverseBody,
+        response: { 200: ReverseResult, 404: Err, 409: ErrorWithResultRef, 422: Err },
+      }),
+    },
     async (request) => reversals.reverse(request.partnerAuth!, request.params.actionId, request.body ?? {}, request.rawBody),
   );
 

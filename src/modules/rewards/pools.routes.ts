@@ -6,7 +6,7 @@ import { AppError } from '../../platform/errors.js';
 import { checkLedger } from '../ledger/index.js';
 import type { Kysely } from 'kysely';
 import type { Database } from '../../platform/db/schema.js';
-import { exactTokens } from './actions.input.js';
+import { absentBodyIsEmpty, exactTokens } from './actions.input.js';
 import type { PartnerClock } from './partner-clock.js';
 import type { PoolsService } from './pools.service.js';
 import type { WalletsService } from './wallets.service.js';
@@ -186,13 +186,17 @@ export const rewardsAdminRoutes: FastifyPluginAsyncTypebox<RewardsAdminDeps> = a
   for (const decision of ['approve', 'decline'] as const) {
     app.post(
       `/v1/admin/token-pool-requests/:id/${decision}`,
-      authed('operator', {
-        summary: `${decision === 'approve' ? 'Approve' : 'Decline'} an allocation request`,
-        tags: TAG,
-        params: PoolParams,
-        body: Type.Optional(Type.Object({ note: Type.Optional(Type.String({ maxLength: 1000 })) }, { additionalProperties: false })),
-        response: { 200: RequestView, 404: Err, 409: Err },
-      }),
+      {
+        // The note is optional, and so is the whole body.
+        preValidation: absentBodyIsEmpty,
+        ...authed('operator', {
+          summary: `${decision === 'approve' ? 'Approve' : 'Decline'} an allocation request`,
+          tags: TAG,
+          params: PoolParams,
+          body: Type.Optional(Type.Object({ note: Type.Optional(Type.String({ maxLength: 1000 })) }, { additionalProperties: false })),
+          response: { 200: RequestView, 404: Err, 409: Err },
+        }),
+      },
       async (request) => deps.pools.decideRequest(request.params.id, decision === 'approve', request.body?.note ?? null),
     );
   }

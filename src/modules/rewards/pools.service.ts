@@ -1,5 +1,5 @@
-import type { Kysely, Transaction } from 'kysely';
-import type { Database, Environment } from '../../platform/db/schema.js';
+import type { Kysely, Selectable, Transaction } from 'kysely';
+import type { Database, Environment, TokenPoolRequestsTable } from '../../platform/db/schema.js';
 import { objectId, prefixedId } from '../../platform/crypto/ids.js';
 import { AppError, notFound } from '../../platform/errors.js';
 import { newEvent, writeEvents, type OutboxEvent } from '../../platform/outbox/outbox.js';
@@ -122,13 +122,34 @@ export async function afterPoolBalanceChange(trx: Trx, pool: PoolWithBalance, ba
   return current;
 }
 
+function toRequestView(r: Selectable<TokenPoolRequestsTable>) {
+  return {
+    requestId: r.id,
+    partnerId: r.partner_id,
+    environment: r.environment,
+    tokenPoolId: r.token_pool_id,
+    amount: formatTokens(BigInt(r.amount)),
+    reason: r.reason,
+    status: r.status,
+    decidedAt: r.decided_at?.toISOString() ?? null,
+    createdAt: r.created_at.toISOString(),
+  };
+}
+
 export class PoolsService {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly clock: PartnerClock,
   ) {}
 
+  /** An unknown partner id is a 404, not a foreign-key violation (500) when its accounts are written. */
+  private async assertPartner(partnerId: string) {
+    const row = await this.db.selectFrom('partners').select('id').where('id', '=', partnerId).executeTakeFirst();
+    if (!row) throw notFound('Partner');
+  }
+
   async create(scope: Scope, input: CreatePoolInput) {
+    await this.assertPartner(scope.partnerId);
     const now = await this.clock.now(scope.partnerId, scope.environment);
     const id = objectId(now);
     const accountId = accountIds.pool(id);
@@ -176,6 +197,8 @@ export class PoolsService {
   }
 
   async fund(poolId: string, units: bigint) {
+    // A zero posting is refused by the ledger as an internal error; say so as a 400 instead.
+    if (units <= 0n) throw new AppError('VALIDATION_ERROR', 'amount must be greater than 0');
     const found = await poolsRepo.find(this.db, poolId);
     if (!found) throw notFound('Token pool');
     const now = await this.clock.now(found.partner_id, found.environment);
@@ -192,6 +215,8 @@ export class PoolsService {
   }
 
   async allocate(scope: Scope, units: bigint) {
+    if (units <= 0n) throw new AppError('VALIDATION_ERROR', 'amount must be greater than 0');
+    await this.assertPartner(scope.partnerId);
     const now = await this.clock.now(scope.partnerId, scope.environment);
     await this.db.transaction().execute(async (trx) => {
       await ensurePartnerAccounts(trx, scope);
@@ -232,17 +257,7 @@ export class PoolsService {
   }
 
   async listRequests(status?: 'PENDING' | 'APPROVED' | 'DECLINED') {
-    return (await poolsRepo.listRequests(this.db, status)).map((r) => ({
-      requestId: r.id,
-      partnerId: r.partner_id,
-      environment: r.environment,
-      tokenPoolId: r.token_pool_id,
-      amount: formatTokens(BigInt(r.amount)),
-      reason: r.reason,
-      status: r.status,
-      decidedAt: r.decided_at?.toISOString() ?? null,
-      createdAt: r.created_at.toISOString(),
-    }));
+    return (await poolsRepo.listRequests(this.db, status)).map(toRequestView);
   }
 
   /** Approving funds the named pool, or else adds to the partner's allocation (which auto-refill draws on). */
@@ -267,6 +282,8 @@ export class PoolsService {
         ]);
       }
     });
-    return (await this.listRequests()).find((r) => r.requestId === id)!;
+    // Read back by id: finding it in listRequests() (the oldest 500 of all partners) answered 200 with an
+    // empty body once a request was not among them.
+    return toRequestView((await poolsRepo.findRequest(this.db, id))!);
   }
 }
