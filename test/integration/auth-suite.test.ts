@@ -23,6 +23,7 @@ import { after, before, describe, test } from 'node:test';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { signPartnerRequest } from '../../src/platform/crypto/signing.js';
 import { createPartner, type PartnerFixture } from '../factories/partners.js';
+import { createPool } from '../factories/rewards.js';
 import { createTestContext, OPERATOR_TOKEN, signed, type SigningKey, type TestContext } from '../harness/context.js';
 
 type Mode = 'hmac' | 'hmacSecret' | 'widget' | 'portal' | 'operator' | 'none';
@@ -194,10 +195,15 @@ async function keyOnlyPartner(
   return { partnerId: row.id, sandbox, production };
 }
 
-/** A full partner (portal login, sandbox and production pairs, every feature on). */
+/**
+ * A full partner (portal login, sandbox and production pairs, every feature on, a funded token pool
+ * in each environment so reward actions can complete).
+ */
 async function fullPartner(): Promise<PartnerFixture> {
   const p = await createPartner(ctx.services, { status: 'ACTIVE', withProduction: true });
   await ctx.services.partners.updatePartner(p.partnerId, { enabledFeatures: ['ACTIONS', 'DONATIONS', 'PAYMENTS'] });
+  await createPool(ctx.services, p.partnerId, { tokens: 1_000_000n });
+  await createPool(ctx.services, p.partnerId, { tokens: 1_000_000n, environment: 'production' });
   return p;
 }
 
@@ -229,7 +235,79 @@ function created(res: LightMyRequestResponse, what: string) {
   return res.json() as Record<string, unknown>;
 }
 
+/** A reward action for a new user, through the API; needs a pool in that environment (fullPartner has one). */
+async function rewardAction(partner: PartnerFixture, env: Env) {
+  const res = await inject(signed(ctx.clock, sk(pairOf(partner, env)), 'POST', '/v1/partner/actions/submit', actionBody()));
+  return created(res, 'a reward action') as { actionId: string; transactionIds: string[] };
+}
+
+function actionBody() {
+  return {
+    idempotencyKey: `suite_${hex(6)}`,
+    actionType: 'PURCHASE',
+    amount: 10,
+    currency: 'USD',
+    stakeholders: [{ stakeholderTypeCode: 'CUSTOMER', partnerUserId: `suite_${hex(6)}` }],
+    autoCreateUsers: true,
+  };
+}
+
+const operator = { authorization: `Bearer ${OPERATOR_TOKEN}` };
+
 const RESOURCE_FIXTURES: ResourceFixture[] = [
+  {
+    name: 'reward action',
+    pattern: /^\/v1\/partner\/actions\/\{actionId\}(\/|$)/,
+    collection: '/v1/partner/actions',
+    scope: 'environment',
+    async create(owner) {
+      return { actionId: (await rewardAction(owner.partner, owner.env)).actionId };
+    },
+    // POST .../reverse: a full reversal.
+    bodies: { POST: () => ({ reason: 'auth suite refund' }) },
+  },
+  {
+    name: 'token transaction',
+    pattern: /^\/v1\/partner\/transactions\/\{id\}(\/|$)/,
+    collection: '/v1/partner/transactions',
+    scope: 'environment',
+    async create(owner) {
+      return { id: (await rewardAction(owner.partner, owner.env)).transactionIds[0]! };
+    },
+  },
+  {
+    name: 'token pool',
+    pattern: /^\/v1\/partner\/token-pools\/\{id\}(\/|$)/,
+    collection: '/v1/partner/token-pools',
+    scope: 'environment',
+    async create({ partner, env }) {
+      const res = await inject({
+        method: 'POST',
+        url: `/v1/admin/partners/${partner.partnerId}/token-pools`,
+        headers: { ...operator, 'content-type': 'application/json' },
+        payload: JSON.stringify({ environment: env, name: `Suite pool ${hex(3)}`, initialAmount: 10 }),
+      });
+      return { id: String(created(res, 'a token pool').id) };
+    },
+  },
+  {
+    // Before 'partner user': a redemption needs a user who holds tokens.
+    name: 'user with tokens',
+    pattern: /^\/v1\/partner\/users\/\{externalId\}\/redeem$/,
+    scope: 'environment',
+    async create({ partner, env }) {
+      const externalId = `u_${hex(6)}`;
+      const body = { ...actionBody(), stakeholders: [{ stakeholderTypeCode: 'CUSTOMER', partnerUserId: externalId }] };
+      // Earned ten minutes ago: a grant becomes spendable at the moment it was earned, and the skew
+      // check below sends the redemption with the clock 300 s behind the moment the fixture was made.
+      const res = await withClockMoved(-600_000, async () =>
+        inject(signed(ctx.clock, sk(pairOf(partner, env)), 'POST', '/v1/partner/actions/submit', body)),
+      );
+      created(res, 'a rewarded user');
+      return { externalId };
+    },
+    bodies: { POST: () => ({ amount: 1, idempotencyKey: `suite_${hex(6)}` }) },
+  },
   {
     name: 'partner user',
     pattern: /^\/v1\/partner\/users\/\{externalId\}(\/|$)/,
@@ -259,6 +337,51 @@ const RESOURCE_FIXTURES: ResourceFixture[] = [
     },
     bodies: { PATCH: () => ({ name: 'renamed by the suite' }) },
   },
+  // Operator write routes under a partner, each with its own body (bodies are keyed by method only).
+  ...(
+    [
+      ['token pools', 'token-pools', () => ({ environment: 'sandbox', name: 'Suite pool', initialAmount: 5 })],
+      ['allocation', 'allocation', () => ({ environment: 'sandbox', amount: 5 })],
+      ['sandbox clock', 'sandbox-clock/advance', () => ({ seconds: 1 })],
+    ] as const
+  ).map(
+    ([name, suffix, body]): ResourceFixture => ({
+      name: `partner ${name} (operator)`,
+      pattern: new RegExp(`^/v1/admin/partners/\\{id\\}/${suffix}$`),
+      scope: 'global',
+      async create() {
+        return { id: (await keyOnlyPartner()).partnerId };
+      },
+      bodies: { POST: body },
+    }),
+  ),
+  {
+    // fund and approve: a production pool, which waits for approval.
+    name: 'token pool (operator view)',
+    pattern: /^\/v1\/admin\/token-pools\/\{id\}\//,
+    scope: 'global',
+    async create({ partner }) {
+      const res = await inject({
+        method: 'POST',
+        url: `/v1/admin/partners/${partner.partnerId}/token-pools`,
+        headers: { ...operator, 'content-type': 'application/json' },
+        payload: JSON.stringify({ environment: 'production', name: 'Suite pool', initialAmount: 10 }),
+      });
+      return { id: String(created(res, 'a production token pool').id) };
+    },
+    bodies: { POST: () => ({ amount: 5 }) },
+  },
+  {
+    name: 'allocation request (operator view)',
+    pattern: /^\/v1\/admin\/token-pool-requests\/\{id\}\//,
+    scope: 'global',
+    async create({ partner }) {
+      const res = await inject(signed(ctx.clock, sk(partner.sandbox), 'POST', '/v1/partner/token-pools/request', { amount: 5, reason: 'auth suite' }));
+      assert.equal(res.statusCode, 202, `requesting tokens failed: ${res.body}`);
+      return { id: String((res.json() as { requestId: string }).requestId) };
+    },
+    bodies: { POST: () => ({ note: 'auth suite' }) },
+  },
   {
     name: 'partner (operator view)',
     pattern: /^\/v1\/admin\/partners\/\{id\}(\/|$)/,
@@ -274,6 +397,9 @@ const RESOURCE_FIXTURES: ResourceFixture[] = [
 const CREATE_BODIES: Record<string, () => unknown> = {
   'POST /v1/partner/users': () => ({ externalUserId: `u_${hex(6)}` }),
   'POST /v1/partner/keys': () => ({ name: 'suite key', environment: 'sandbox' }),
+  'POST /v1/partner/actions/submit': actionBody,
+  'POST /v1/partner/actions/quote': actionBody,
+  'POST /v1/partner/token-pools/request': () => ({ amount: 5, reason: 'auth suite' }),
 };
 
 /** Path parameters that name no partner-owned resource (public directory entries and the like). */
@@ -456,6 +582,12 @@ describe('route discovery', () => {
       'GET /v1/partner/auth/me portal',
       'GET /v1/partner/keys portal',
       'GET /v1/admin/partners operator',
+      'POST /v1/partner/actions/submit hmacSecret',
+      'POST /v1/partner/actions/{actionId}/reverse hmacSecret',
+      'GET /v1/partner/transactions/{id} hmac',
+      'POST /v1/partner/users/{externalId}/redeem hmacSecret',
+      'GET /v1/partner/token-pools/{id} hmac',
+      'POST /v1/admin/token-pools/{id}/approve operator',
     ]) {
       assert.ok(have.has(expected), `discovery lost ${expected}; found:\n${[...have].join('\n')}`);
     }
