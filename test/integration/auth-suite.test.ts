@@ -241,6 +241,10 @@ async function rewardAction(partner: PartnerFixture, env: Env) {
   return created(res, 'a reward action') as { actionId: string; transactionIds: string[] };
 }
 
+function campaignBody() {
+  return { name: `Suite ${hex(3)}`, actionTypes: ['PURCHASE'] };
+}
+
 function actionBody() {
   return {
     idempotencyKey: `suite_${hex(6)}`,
@@ -383,6 +387,34 @@ const RESOURCE_FIXTURES: ResourceFixture[] = [
     bodies: { POST: () => ({ note: 'auth suite' }) },
   },
   {
+    name: 'campaign',
+    pattern: /^\/v1\/partner\/campaigns\/\{id\}(\/|$)/,
+    collection: '/v1/partner/campaigns',
+    scope: 'environment',
+    async create({ partner, env }) {
+      const res = await inject(signed(ctx.clock, sk(pairOf(partner, env)), 'POST', '/v1/partner/campaigns', campaignBody()));
+      return { id: String(created(res, 'a campaign').id) };
+    },
+    bodies: { PATCH: () => ({ name: 'Renamed by the suite' }) },
+  },
+  {
+    name: 'stakeholder type (operator view)',
+    pattern: /^\/v1\/admin\/partners\/\{id\}\/stakeholder-types\/\{code\}$/,
+    scope: 'global',
+    async create() {
+      const id = (await keyOnlyPartner()).partnerId;
+      const code = `T${hex(4).toUpperCase()}`;
+      const res = await inject({
+        method: 'POST',
+        url: `/v1/admin/partners/${id}/stakeholder-types`,
+        headers: { ...operator, 'content-type': 'application/json' },
+        payload: JSON.stringify({ code, name: 'Suite type' }),
+      });
+      created(res, 'a stakeholder type');
+      return { id, code };
+    },
+  },
+  {
     name: 'partner (operator view)',
     pattern: /^\/v1\/admin\/partners\/\{id\}(\/|$)/,
     scope: 'global',
@@ -400,6 +432,7 @@ const CREATE_BODIES: Record<string, () => unknown> = {
   'POST /v1/partner/actions/submit': actionBody,
   'POST /v1/partner/actions/quote': actionBody,
   'POST /v1/partner/token-pools/request': () => ({ amount: 5, reason: 'auth suite' }),
+  'POST /v1/partner/campaigns': campaignBody,
 };
 
 /** Path parameters that name no partner-owned resource (public directory entries and the like). */
