@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { pageWithTotal } from '../../platform/db/pagination.js';
 import type { ActionsTable, CampaignsTable, Database, Environment, StoredStakeholder } from '../../platform/db/schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -191,15 +192,6 @@ export const actionsRepo = {
     if (f.actionType) q = q.where('action_type', '=', f.actionType);
     if (f.from) q = q.where('created_at', '>=', new Date(f.from));
     if (f.to) q = q.where('created_at', '<', new Date(f.to));
-    const rows = await q
-      .selectAll()
-      .select(sql<bigint>`count(*) OVER ()`.as('total_count'))
-      .orderBy('created_at', 'desc')
-      .orderBy('id', 'desc')
-      .offset(offset)
-      .limit(limit)
-      .execute();
-    const total = rows.length > 0 ? Number(rows[0]!.total_count) : Number((await q.select((eb) => eb.fn.countAll<bigint>().as('n')).executeTakeFirstOrThrow()).n);
-    return { rows, total };
+    return pageWithTotal(q.selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc'), offset, limit);
   },
 };

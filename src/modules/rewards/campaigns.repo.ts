@@ -1,4 +1,5 @@
 import { sql, type Insertable, type Kysely, type Selectable, type Transaction, type Updateable } from 'kysely';
+import { pageWithTotal } from '../../platform/db/pagination.js';
 import type { CampaignStatus, CampaignsTable, Database, Environment } from '../../platform/db/schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -26,19 +27,7 @@ export const campaignsRepo = {
     let base = db.selectFrom('campaigns').where('partner_id', '=', scope.partnerId).where('environment', '=', scope.environment);
     if (filter.status) base = base.where('status', '=', filter.status);
     if (!filter.includeArchived) base = base.where('archived_at', 'is', null);
-    const rows = await base
-      .selectAll()
-      .select(sql<bigint>`count(*) OVER ()`.as('total_count'))
-      .orderBy('created_at', 'desc')
-      .orderBy('id', 'desc')
-      .offset(offset)
-      .limit(limit)
-      .execute();
-    if (rows.length > 0) {
-      return { rows: rows.map(({ total_count: _, ...row }) => row), total: Number(rows[0]!.total_count) };
-    }
-    const count = await base.select((eb) => eb.fn.countAll<bigint>().as('n')).executeTakeFirstOrThrow();
-    return { rows: [] as CampaignRow[], total: Number(count.n) };
+    return pageWithTotal(base.selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc'), offset, limit);
   },
 
   async find(db: Db, scope: Scope, id: string) {

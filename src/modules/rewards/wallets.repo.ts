@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { pageWithTotal } from '../../platform/db/pagination.js';
 import type { Database, TokenTransactionsTable } from '../../platform/db/schema.js';
 import type { Scope } from './actions.repo.js';
 
@@ -117,15 +118,6 @@ export const walletsRepo = {
     if (f.actionId) q = q.where('action_id', '=', f.actionId);
     if (f.from) q = q.where('created_at', '>=', new Date(f.from));
     if (f.to) q = q.where('created_at', '<', new Date(f.to));
-    const rows = await q
-      .selectAll()
-      .select(sql<bigint>`count(*) OVER ()`.as('total_count'))
-      .orderBy('created_at', 'desc')
-      .orderBy('id', 'desc')
-      .offset(offset)
-      .limit(limit)
-      .execute();
-    const total = rows.length > 0 ? Number(rows[0]!.total_count) : Number((await q.select((eb) => eb.fn.countAll<bigint>().as('n')).executeTakeFirstOrThrow()).n);
-    return { rows, total };
+    return pageWithTotal(q.selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc'), offset, limit);
   },
 };

@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
+import { pageWithTotal } from '../../platform/db/pagination.js';
 import type { Database, Environment, PartnerUserUpdate } from '../../platform/db/schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -9,28 +10,15 @@ export interface Scope {
 }
 
 export const usersRepo = {
-  /**
-   * One round trip for a page and the total: the window count rides along with the rows. Only a
-   * page past the end (no rows to carry it) needs a second query.
-   */
   async list(db: Db, scope: Scope, offset: number, limit: number) {
-    const base = db
+    const query = db
       .selectFrom('partner_users')
       .where('partner_id', '=', scope.partnerId)
-      .where('environment', '=', scope.environment);
-    const rows = await base
+      .where('environment', '=', scope.environment)
       .selectAll()
-      .select(sql<bigint>`count(*) OVER ()`.as('total_count'))
       .orderBy('created_at', 'desc')
-      .orderBy('id', 'desc')
-      .offset(offset)
-      .limit(limit)
-      .execute();
-    if (rows.length > 0) {
-      return { rows: rows.map(({ total_count: _, ...row }) => row), total: Number(rows[0]!.total_count) };
-    }
-    const count = await base.select((eb) => eb.fn.countAll<bigint>().as('n')).executeTakeFirstOrThrow();
-    return { rows: [], total: Number(count.n) };
+      .orderBy('id', 'desc');
+    return pageWithTotal(query, offset, limit);
   },
 
   async find(db: Db, scope: Scope, externalUserId: string) {
