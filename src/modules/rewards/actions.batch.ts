@@ -248,7 +248,7 @@ async function submitInTransaction(trx: Transaction<Database>, scope: Scope, act
     credits,
     campaignSpend: [...campaignSpend].sort(([x], [y]) => (x < y ? -1 : 1)).map(([id, units]) => ({ id, units })),
     userSpend: [...userSpend.values()].sort((x, y) => (x.campaignId + x.userId < y.campaignId + y.userId ? -1 : 1)),
-    events: [],
+    events,
     now,
   });
   if (written.actionsInserted !== rows.length) throw new KeyRaceError('an idempotency key was claimed concurrently');
@@ -258,7 +258,8 @@ async function submitInTransaction(trx: Transaction<Database>, scope: Scope, act
     const after = written.poolBalances.get(pool.account_id);
     if (after !== undefined) await afterPoolBalanceChange(trx, pool, after, now, followUps);
   }
-  await writeEvents(trx, [...events, ...followUps]);
+  // Pool alerts and refills are rare; their events follow in their own statement.
+  await writeEvents(trx, followUps);
 
   rows.forEach((row) => {
     const index = actions.findIndex((a, i) => outcomes[i] === undefined && a.idempotencyKey === row.idempotency_key && firstInBatch.get(a.idempotencyKey) === i);
