@@ -159,6 +159,11 @@ export class WalletsService {
     const result = await this.db.transaction().execute(async (trx) => {
       const events: OutboxEvent[] = [];
       const live = await sweepExpired(trx, scope, [u.id], now, events);
+      // Look again under the grant locks: a concurrent copy of this request may have committed while
+      // we waited for them. Without this, that copy's spending makes this one answer
+      // INSUFFICIENT_USER_BALANCE, telling a retrying client its redemption failed when it succeeded.
+      const raced = await walletsRepo.findRedemption(trx, scope, body.idempotencyKey);
+      if (raced) replay(raced);
       const spendable = live.filter((g) => g.available_at === null || g.available_at.getTime() <= now.getTime()).sort((a, b) => a.created_at.getTime() - b.created_at.getTime() || (a.id < b.id ? -1 : 1));
       const available = spendable.reduce((s, g) => s + g.remaining, 0n);
       if (available < units) {
