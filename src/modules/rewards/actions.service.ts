@@ -78,7 +78,7 @@ export class ActionsService {
     private readonly db: Kysely<Database>,
     private readonly clock: PartnerClock,
     private readonly assertStakeholderTypes: (partnerId: string, codes: string[]) => Promise<void>,
-    options: { maxBatch?: number } = {},
+    options: { maxBatch?: number; batchesInFlight?: number } = {},
   ) {
     this.batches = new GroupCommit(
       async (key, items) => {
@@ -88,6 +88,7 @@ export class ActionsService {
       },
       {
         maxBatch: options.maxBatch ?? 200,
+        maxInFlight: options.batchesInFlight ?? 1,
         maxAttempts: 5,
         retryable: (err) => err instanceof KeyRaceError || RETRYABLE_PG.has((err as { code?: string }).code ?? ''),
       },

@@ -6,6 +6,11 @@
  */
 export interface GroupCommitOptions {
   maxBatch: number;
+  /**
+   * Batches of one key allowed in flight at once. Two overlap usefully: while one holds the hot row's
+   * lock and writes, the next reads and decides, and takes the lock the moment the first commits.
+   */
+  maxInFlight?: number;
   /** Errors worth running the same batch again for (lost races, serialization failures). */
   retryable: (err: unknown) => boolean;
   maxAttempts: number;
@@ -19,7 +24,7 @@ interface Pending<I, O> {
 
 export class GroupCommit<I, O> {
   private readonly queues = new Map<string, Pending<I, O>[]>();
-  private readonly draining = new Map<string, Promise<void>>();
+  private readonly draining = new Map<string, Set<Promise<void>>>();
   private closed = false;
 
   constructor(
@@ -33,9 +38,14 @@ export class GroupCommit<I, O> {
       const queue = this.queues.get(key) ?? [];
       queue.push({ item, resolve, reject });
       this.queues.set(key, queue);
-      if (!this.draining.has(key)) {
-        const p = this.drain(key).finally(() => this.draining.delete(key));
-        this.draining.set(key, p);
+      const running = this.draining.get(key) ?? new Set<Promise<void>>();
+      if (running.size < (this.options.maxInFlight ?? 1)) {
+        const p: Promise<void> = this.drain(key).finally(() => {
+          running.delete(p);
+          if (running.size === 0) this.draining.delete(key);
+        });
+        running.add(p);
+        this.draining.set(key, running);
       }
     });
   }
@@ -44,7 +54,7 @@ export class GroupCommit<I, O> {
     for (;;) {
       const queue = this.queues.get(key);
       if (!queue || queue.length === 0) {
-        this.queues.delete(key);
+        if (queue) this.queues.delete(key);
         return;
       }
       const batch = queue.splice(0, this.options.maxBatch);
@@ -74,6 +84,6 @@ export class GroupCommit<I, O> {
   /** Stops taking work and waits for what is queued to finish. */
   async close() {
     this.closed = true;
-    await Promise.all([...this.draining.values()]);
+    await Promise.all([...this.draining.values()].flatMap((set) => [...set]));
   }
 }
