@@ -44,3 +44,6 @@ export async function createPartner(
     pk: { key: sandbox.publishableKey, hmacSecret: sandbox.hmacSecret },
   };
 }
+
+/** Signing credentials of a fixture's production secret key. */
+export const prodKey = (p: PartnerFixture) => ({ key: p.production!.secretKey, hmacSecret: p.production!.hmacSecret });

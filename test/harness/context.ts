@@ -118,3 +118,14 @@ export function signed(
   };
   return { method: method as InjectOptions['method'], url, headers, ...(raw !== undefined ? { payload: raw } : {}) };
 }
+
+/** An `after` hook for files that move tokens: close the context, then insist the ledger is clean. */
+export function closeWithLedgerCheck(getContext: () => TestContext, label: string) {
+  return async () => {
+    const ctx = getContext();
+    const { checkLedger } = await import('../../src/modules/ledger/index.js');
+    const report = await checkLedger(ctx.services.db);
+    await ctx.close();
+    if (!report.ok) throw new Error(`ledger check after ${label}: ${JSON.stringify(report)}`);
+  };
+}

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { checkLedger } from '../../src/modules/ledger/index.js';
-import { createPartner, type PartnerFixture } from '../factories/partners.js';
+import { createPartner, prodKey, type PartnerFixture } from '../factories/partners.js';
 import { actionBody, createPool, outboxEvents, partnerCall, purchase, rowCounts } from '../factories/rewards.js';
-import { createTestContext, type SigningKey, type TestContext } from '../harness/context.js';
+import { closeWithLedgerCheck, createTestContext, type SigningKey, type TestContext } from '../harness/context.js';
 
 /** POST /v1/partner/actions/submit and /quote, and the action reads (contract A8.5, A8.6, A6). */
 
@@ -11,18 +11,13 @@ let ctx: TestContext;
 before(async () => {
   ctx = await createTestContext();
 });
-after(async () => {
-  const report = await checkLedger(ctx.services.db);
-  await ctx.close();
-  assert.ok(report.ok, `ledger check after actions.test.ts: ${JSON.stringify(report)}`);
-});
+after(closeWithLedgerCheck(() => ctx, 'actions.test.ts'));
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are checked field by field
 type Json = Record<string, any>;
 
 const SUBMIT = '/v1/partner/actions/submit';
 const QUOTE = '/v1/partner/actions/quote';
-const prodKey = (p: PartnerFixture): SigningKey => ({ key: p.production!.secretKey, hmacSecret: p.production!.hmacSecret });
 const submit = (creds: SigningKey, raw: string) => partnerCall(ctx, creds, 'POST', SUBMIT, raw);
 const quote = (creds: SigningKey, raw: string) => partnerCall(ctx, creds, 'POST', QUOTE, raw);
 const get = (creds: SigningKey, url: string) => partnerCall(ctx, creds, 'GET', url);

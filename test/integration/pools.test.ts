@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { accountIds, checkLedger, TOKEN_ASSET } from '../../src/modules/ledger/index.js';
-import { createPartner, type PartnerFixture } from '../factories/partners.js';
+import { createPartner, prodKey, type PartnerFixture } from '../factories/partners.js';
 import { createPool, ledgerBalance, operatorCall, outboxEvents, partnerCall, purchase, rowCounts } from '../factories/rewards.js';
-import { createTestContext, type SigningKey, type TestContext } from '../harness/context.js';
+import { closeWithLedgerCheck, createTestContext, type SigningKey, type TestContext } from '../harness/context.js';
 
 /** Token pools (contract A8.8; issue 3, item 2): operator creation and approval, alerts, refill, allocation requests. */
 
@@ -11,17 +11,12 @@ let ctx: TestContext;
 before(async () => {
   ctx = await createTestContext();
 });
-after(async () => {
-  const report = await checkLedger(ctx.services.db);
-  await ctx.close();
-  assert.ok(report.ok, `ledger check after pools.test.ts: ${JSON.stringify(report)}`);
-});
+after(closeWithLedgerCheck(() => ctx, 'pools.test.ts'));
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are checked field by field
 type Json = Record<string, any>;
 
 const call = (creds: SigningKey, method: string, url: string, body?: unknown) => partnerCall(ctx, creds, method, url, body);
-const prodKey = (p: PartnerFixture): SigningKey => ({ key: p.production!.secretKey, hmacSecret: p.production!.hmacSecret });
 const submit = (creds: SigningKey, key: string, amount: string, user = 'user_42') => call(creds, 'POST', '/v1/partner/actions/submit', purchase(key, amount, [user]));
 
 async function ok(res: { statusCode: number; body: string; json(): unknown }, status = 200): Promise<Json> {

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { accountIds, checkLedger } from '../../src/modules/ledger/index.js';
 import { createPartner, type PartnerFixture } from '../factories/partners.js';
 import { actionBody, createPool, ledgerBalance, outboxEvents, partnerCall, purchase, rowCounts } from '../factories/rewards.js';
-import { createTestContext, type SigningKey, type TestContext } from '../harness/context.js';
+import { closeWithLedgerCheck, createTestContext, type SigningKey, type TestContext } from '../harness/context.js';
 
 /** POST /v1/partner/actions/:actionId/reverse: full, partial, idempotent, forced (issue 3, item 6). */
 
@@ -11,11 +11,7 @@ let ctx: TestContext;
 before(async () => {
   ctx = await createTestContext();
 });
-after(async () => {
-  const report = await checkLedger(ctx.services.db);
-  await ctx.close();
-  assert.ok(report.ok, `ledger check after reversals.test.ts: ${JSON.stringify(report)}`);
-});
+after(closeWithLedgerCheck(() => ctx, 'reversals.test.ts'));
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are checked field by field
 type Json = Record<string, any>;

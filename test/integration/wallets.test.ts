@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { accountIds, checkLedger, TOKEN_ASSET } from '../../src/modules/ledger/index.js';
-import { createPartner, type PartnerFixture } from '../factories/partners.js';
+import { createPartner, prodKey, type PartnerFixture } from '../factories/partners.js';
 import { advanceSandbox, createPool, DAY_SECONDS, ledgerBalance, operatorCall, outboxEvents, partnerCall, purchase, rowCounts } from '../factories/rewards.js';
-import { createTestContext, type SigningKey, type TestContext } from '../harness/context.js';
+import { closeWithLedgerCheck, createTestContext, type SigningKey, type TestContext } from '../harness/context.js';
 
 /** Balances, vesting, grant expiry and redemption (issue 3, items 2, 7 and 9; contract A8.4). */
 
@@ -11,17 +11,12 @@ let ctx: TestContext;
 before(async () => {
   ctx = await createTestContext();
 });
-after(async () => {
-  const report = await checkLedger(ctx.services.db);
-  await ctx.close();
-  assert.ok(report.ok, `ledger check after wallets.test.ts: ${JSON.stringify(report)}`);
-});
+after(closeWithLedgerCheck(() => ctx, 'wallets.test.ts'));
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are checked field by field
 type Json = Record<string, any>;
 
 const call = (creds: SigningKey, method: string, url: string, body?: unknown) => partnerCall(ctx, creds, method, url, body);
-const prodKey = (p: PartnerFixture): SigningKey => ({ key: p.production!.secretKey, hmacSecret: p.production!.hmacSecret });
 
 async function ok(res: { statusCode: number; body: string; json(): unknown }, status = 200): Promise<Json> {
   assert.equal(res.statusCode, status, res.body);
