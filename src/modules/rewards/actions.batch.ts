@@ -10,6 +10,7 @@ import type { NormalizedAction } from './actions.input.js';
 import { actionsRepo, type CampaignRow, type NewActionRow, type NewCreditRow, type Scope } from './actions.repo.js';
 import { batchRepo, type ExistingAction } from './actions.batch.repo.js';
 import { pickCampaign } from './campaign-pick.js';
+import { actionRow } from './actions.row.js';
 import { afterPoolBalanceChange } from './pools.service.js';
 import type { PoolWithBalance } from './pools.repo.js';
 
@@ -273,41 +274,4 @@ async function submitInTransaction(trx: Transaction<Database>, scope: Scope, act
     if (first?.kind === 'recorded') return { kind: 'duplicate', original: first.row, sameRequest: first.row.request_hash === a.requestHash };
     return first ?? { kind: 'rejected', error: new AppError('INTERNAL_ERROR', 'action was not decided') };
   });
-}
-
-function actionRow(
-  a: NormalizedAction,
-  id: string,
-  status: 'COMPLETED' | 'FAILED',
-  rule: CampaignRule | null,
-  pool: PoolState | null,
-  tokens: bigint,
-  stakeholders: StoredStakeholder[],
-  ledgerTxId: string | null,
-  failureCode: string | null,
-  failureMessage: string | null,
-  now: Date,
-  userIds: Map<string, string>,
-): NewActionRow {
-  return {
-    id,
-    idempotency_key: a.idempotencyKey,
-    request_hash: a.requestHash,
-    action_type: a.actionType,
-    amount_minor: a.amountMinor,
-    currency: a.currency,
-    status,
-    campaign_id: rule?.id ?? null,
-    token_pool_id: pool?.id ?? null,
-    tokens_distributed: tokens,
-    stakeholders:
-      stakeholders.length > 0
-        ? stakeholders
-        : a.stakeholders.map((s) => ({ stakeholderTypeCode: s.stakeholderTypeCode, partnerUserId: s.partnerUserId, userId: userIds.get(s.partnerUserId) ?? null, units: '0', transactionId: null })),
-    ledger_transaction_id: ledgerTxId,
-    metadata: a.metadata,
-    failure_code: failureCode,
-    failure_message: failureMessage,
-    created_at: now,
-  };
 }
