@@ -9,7 +9,6 @@ import type { Database } from '../../platform/db/schema.js';
 import { absentBodyIsEmpty, exactTokens } from './actions.input.js';
 import type { PartnerClock } from './partner-clock.js';
 import type { PoolsService } from './pools.service.js';
-import type { WalletsService } from './wallets.service.js';
 
 const Err = Type.Ref('Error');
 const Tokens = Type.Number({ description: 'Tokens, up to 2 decimals' });

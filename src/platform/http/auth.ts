@@ -201,7 +201,7 @@ function verifySignature(request: FastifyRequest, key: ResolvedKey, timestamp: s
   }
 }
 
-async function applyRateLimit(deps: AuthDeps, request: FastifyRequest, reply: FastifyReply, partner: PartnerContext) {
+async function applyRateLimit(deps: AuthDeps, reply: FastifyReply, partner: PartnerContext) {
   const result = await deps.rateLimiter.hit(partner.id, partner.rateLimit, deps.clock.now().getTime());
   reply.header('X-RateLimit-Limit', String(result.limit));
   reply.header('X-RateLimit-Remaining', String(result.remaining));
@@ -279,7 +279,7 @@ export function installAuth(app: FastifyInstance, deps: AuthDeps) {
       if (mode === 'hmacSecret' && key.kind !== 'secret') {
         throw new AppError('SECRET_KEY_REQUIRED', 'This route changes data and needs your secret key (sk_...), not the publishable key');
       }
-      await applyRateLimit(deps, request, reply, key.partner);
+      await applyRateLimit(deps, reply, key.partner);
     }
     if (request.bodyError) throw request.bodyError;
   });
