@@ -14,6 +14,7 @@ import { PartnerClock } from './modules/rewards/partner-clock.js';
 import { PoolsService } from './modules/rewards/pools.service.js';
 import { StakeholderTypesService } from './modules/rewards/stakeholder-types.js';
 import { WalletsService } from './modules/rewards/wallets.service.js';
+import { WebhooksService } from './modules/webhooks/webhooks.service.js';
 
 /** Wires the domain services once, for the HTTP app and the CLI alike. */
 export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: Clock) {
@@ -30,7 +31,8 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
   const actions = new ActionsService(db, partnerClock, (partnerId, codes) => stakeholderTypes.assertRegistered(partnerId, codes));
   const reversals = new ReversalsService(db, partnerClock);
   const wallets = new WalletsService(db, partnerClock);
-  return { db, clock, box, keys, tokens, partners, users, usage, partnerClock, stakeholderTypes, pools, campaigns, actions, reversals, wallets };
+  const webhooks = new WebhooksService(db, box, clock);
+  return { db, clock, box, keys, tokens, partners, users, usage, partnerClock, stakeholderTypes, pools, campaigns, actions, reversals, wallets, webhooks };
 }
 
 export type Services = ReturnType<typeof createServices>;

@@ -245,6 +245,11 @@ function campaignBody() {
   return { name: `Suite ${hex(3)}`, actionTypes: ['PURCHASE'] };
 }
 
+/** A public https URL: valid in production as well as sandbox. */
+function webhookBody() {
+  return { url: `https://hooks.example.com/suite/${hex(4)}`, eventTypes: ['action.completed'] };
+}
+
 function actionBody() {
   return {
     idempotencyKey: `suite_${hex(6)}`,
@@ -324,6 +329,17 @@ const RESOURCE_FIXTURES: ResourceFixture[] = [
       return { externalId };
     },
     bodies: { PATCH: () => ({ firstName: 'Changed' }) },
+  },
+  {
+    name: 'webhook endpoint',
+    pattern: /^\/v1\/partner\/webhooks\/\{id\}(\/|$)/,
+    collection: '/v1/partner/webhooks',
+    scope: 'environment',
+    async create({ partner, env }) {
+      const res = await inject(signed(ctx.clock, sk(pairOf(partner, env)), 'POST', '/v1/partner/webhooks', webhookBody()));
+      return { id: String(created(res, 'a webhook endpoint').id) };
+    },
+    bodies: { PATCH: () => ({ description: 'Changed by the suite' }) },
   },
   {
     name: 'API key',
@@ -433,6 +449,7 @@ const CREATE_BODIES: Record<string, () => unknown> = {
   'POST /v1/partner/actions/quote': actionBody,
   'POST /v1/partner/token-pools/request': () => ({ amount: 5, reason: 'auth suite' }),
   'POST /v1/partner/campaigns': campaignBody,
+  'POST /v1/partner/webhooks': webhookBody,
 };
 
 /** Path parameters that name no partner-owned resource (public directory entries and the like). */

@@ -288,6 +288,24 @@ export interface OutboxEventsTable {
   created_at: Timestamp;
 }
 
+export interface WebhookEndpointsTable {
+  id: string;
+  partner_id: string;
+  environment: Environment;
+  url: string;
+  description: string | null;
+  event_types: JsonCol<string[]>;
+  receive_all_events: boolean;
+  headers: JsonCol<Record<string, string>>;
+  secret_sealed: string;
+  previous_secret_sealed: string | null;
+  previous_secret_expires_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  is_active: boolean;
+  disabled_reason: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
 export interface Database {
   partners: PartnersTable;
   portal_users: PortalUsersTable;
@@ -307,6 +325,7 @@ export interface Database {
   action_reversals: ActionReversalsTable;
   token_transactions: TokenTransactionsTable;
   outbox_events: OutboxEventsTable;
+  webhook_endpoints: WebhookEndpointsTable;
 }
 
 export type PartnerRow = Selectable<PartnersTable>;
@@ -315,3 +334,5 @@ export type ApiKeyRow = Selectable<ApiKeysTable>;
 export type NewApiKey = Insertable<ApiKeysTable>;
 export type PartnerUserRow = Selectable<PartnerUsersTable>;
 export type PartnerUserUpdate = Updateable<PartnerUsersTable>;
+export type WebhookEndpointRow = Selectable<WebhookEndpointsTable>;
+export type WebhookEndpointUpdate = Updateable<WebhookEndpointsTable>;
