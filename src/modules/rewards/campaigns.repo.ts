@@ -72,14 +72,19 @@ export const campaignsRepo = {
   },
 
   /** ACTIVE, non-archived campaigns, best first (priority, then oldest); uses campaigns_partner_idx. */
-  async applicable(db: Db, partnerId: string, environment: Environment) {
+  /** Campaigns an action may go through: every running candidate, plus any it names explicitly. */
+  async applicable(db: Db, scope: Scope, explicitIds: string[]) {
     return db
       .selectFrom('campaigns')
       .selectAll()
-      .where('partner_id', '=', partnerId)
-      .where('environment', '=', environment)
-      .where('status', '=', 'ACTIVE')
-      .where('archived_at', 'is', null)
+      .where('partner_id', '=', scope.partnerId)
+      .where('environment', '=', scope.environment)
+      .where((eb) =>
+        eb.or([
+          eb.and([eb('status', '=', 'ACTIVE'), eb('archived_at', 'is', null)]),
+          ...(explicitIds.length > 0 ? [eb('id', 'in', explicitIds)] : []),
+        ]),
+      )
       .orderBy('priority', 'desc')
       .orderBy('created_at', 'asc')
       .orderBy('id', 'asc')

@@ -11,7 +11,6 @@ import {
   parseInstant,
   parseNumberFields,
   percentToJson,
-  pickCampaign,
   requestStatus,
   scheduleProblem,
   settle,
@@ -26,7 +25,6 @@ import {
 import type { CampaignType, CreateCampaignBodyType, ListCampaignsQueryType, UpdateCampaignBodyType } from './campaigns.schemas.js';
 import type { StakeholderTypesService } from './stakeholder-types.js';
 
-export { pickCampaign };
 export type { CampaignRow };
 
 export const CAMPAIGN_STATUS_CHANGED = 'campaign.status_changed';
@@ -61,18 +59,6 @@ export function toCampaign(row: CampaignRow): CampaignType {
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
   };
-}
-
-/**
- * The campaigns an action may go through: ACTIVE and not archived, best first (priority, then oldest).
- * The action engine chooses among them at its own `now` with pickCampaign (type and schedule window).
- */
-export async function loadApplicableCampaigns(
-  db: Kysely<Database> | Transaction<Database>,
-  partnerId: string,
-  environment: Environment,
-): Promise<CampaignRow[]> {
-  return campaignsRepo.applicable(db, partnerId, environment);
 }
 
 /** Writes one campaign.status_changed per change, in the caller's transaction. */

@@ -77,18 +77,6 @@ export const poolsRepo = {
     return r ? { ...r, balance: BigInt(r.balance), credits_total: BigInt(r.credits_total), debits_total: BigInt(r.debits_total) } : undefined;
   },
 
-  /** Several pools at once, locked in account-id order like every other ledger lock. */
-  async lockManyForUpdate(db: Db, poolIds: string[]) {
-    if (poolIds.length === 0) return [];
-    const rows = await sql<PoolWithBalance>`
-      SELECT p.*, a.balance, a.credits_total, a.debits_total
-        FROM token_pools p JOIN ledger_accounts a ON a.id = p.account_id
-       WHERE p.id = ANY(${poolIds}::text[])
-       ORDER BY a.id
-       FOR UPDATE OF a`.execute(db);
-    return rows.rows.map((r) => ({ ...r, balance: BigInt(r.balance), credits_total: BigInt(r.credits_total), debits_total: BigInt(r.debits_total) }));
-  },
-
   async update(db: Db, id: string, patch: Partial<{ status: PoolStatus; low_balance_alerted: boolean; updated_at: Date } & Record<string, unknown>>) {
     await db.updateTable('token_pools').set(patch).where('id', '=', id).execute();
   },

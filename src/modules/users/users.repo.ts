@@ -55,4 +55,33 @@ export const usersRepo = {
       .returningAll()
       .executeTakeFirst();
   },
+
+  /** The ids of many users at once, by external id. */
+  async findMany(db: Db, scope: Scope, externalIds: string[]) {
+    if (externalIds.length === 0) return [];
+    return db
+      .selectFrom('partner_users')
+      .select(['id', 'external_user_id'])
+      .where('partner_id', '=', scope.partnerId)
+      .where('environment', '=', scope.environment)
+      .where('external_user_id', 'in', externalIds)
+      .execute();
+  },
+  /** Creates users that do not exist yet, sorted by external id so concurrent batches take the unique-index locks in one order. */
+  async insertMany(
+    db: Db,
+    scope: Scope,
+    rows: { id: string; external_user_id: string; email: string | null; first_name: string | null; last_name: string | null; created_at: Date }[],
+  ) {
+    if (rows.length === 0) return;
+    const sorted = [...rows].sort((a, b) => (a.external_user_id < b.external_user_id ? -1 : 1));
+    await sql`
+      INSERT INTO partner_users (id, partner_id, environment, external_user_id, email, first_name, last_name, created_at, updated_at)
+      SELECT u.id, ${scope.partnerId}, ${scope.environment}, u.ext, u.email, u.fn, u.ln, u.at, u.at
+        FROM unnest(${sorted.map((r) => r.id)}::text[], ${sorted.map((r) => r.external_user_id)}::text[],
+                    ${sorted.map((r) => r.email)}::text[], ${sorted.map((r) => r.first_name)}::text[],
+                    ${sorted.map((r) => r.last_name)}::text[], ${sorted.map((r) => r.created_at.toISOString())}::timestamptz[])
+             AS u(id, ext, email, fn, ln, at)
+      ON CONFLICT (partner_id, environment, external_user_id) DO NOTHING`.execute(db);
+  },
 };
