@@ -241,6 +241,12 @@ async function rewardAction(partner: PartnerFixture, env: Env) {
   return created(res, 'a reward action') as { actionId: string; transactionIds: string[] };
 }
 
+/** Creates a resource with the owner's signed secret key and returns its id as the path parameter. */
+async function createdThrough({ partner, env }: Owner, collection: string, body: unknown, what: string) {
+  const res = await inject(signed(ctx.clock, sk(pairOf(partner, env)), 'POST', collection, body));
+  return { id: String(created(res, what).id) };
+}
+
 function campaignBody() {
   return { name: `Suite ${hex(3)}`, actionTypes: ['PURCHASE'] };
 }
@@ -335,10 +341,7 @@ const RESOURCE_FIXTURES: ResourceFixture[] = [
     pattern: /^\/v1\/partner\/webhooks\/\{id\}(\/|$)/,
     collection: '/v1/partner/webhooks',
     scope: 'environment',
-    async create({ partner, env }) {
-      const res = await inject(signed(ctx.clock, sk(pairOf(partner, env)), 'POST', '/v1/partner/webhooks', webhookBody()));
-      return { id: String(created(res, 'a webhook endpoint').id) };
-    },
+    create: (owner) => createdThrough(owner, '/v1/partner/webhooks', webhookBody(), 'a webhook endpoint'),
     bodies: { PATCH: () => ({ description: 'Changed by the suite' }) },
   },
   {
@@ -407,10 +410,7 @@ const RESOURCE_FIXTURES: ResourceFixture[] = [
     pattern: /^\/v1\/partner\/campaigns\/\{id\}(\/|$)/,
     collection: '/v1/partner/campaigns',
     scope: 'environment',
-    async create({ partner, env }) {
-      const res = await inject(signed(ctx.clock, sk(pairOf(partner, env)), 'POST', '/v1/partner/campaigns', campaignBody()));
-      return { id: String(created(res, 'a campaign').id) };
-    },
+    create: (owner) => createdThrough(owner, '/v1/partner/campaigns', campaignBody(), 'a campaign'),
     bodies: { PATCH: () => ({ name: 'Renamed by the suite' }) },
   },
   {
