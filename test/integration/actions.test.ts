@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { checkLedger } from '../../src/modules/ledger/index.js';
 import { createPartner, prodKey, type PartnerFixture } from '../factories/partners.js';
 import { actionBody, createPool, outboxEvents, partnerCall, purchase, rowCounts } from '../factories/rewards.js';
 import { closeWithLedgerCheck, createTestContext, type SigningKey, type TestContext } from '../harness/context.js';

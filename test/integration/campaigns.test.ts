@@ -7,7 +7,7 @@ import { createKysely, createPgPool } from '../../src/platform/db/postgres.js';
 import { PartnerClock } from '../../src/modules/rewards/partner-clock.js';
 import { runCampaignSchedule } from '../../src/modules/rewards/campaigns.scheduler.js';
 import { campaignsRepo } from '../../src/modules/rewards/campaigns.repo.js';
-import { pickCampaign } from '../../src/modules/rewards/campaigns.rules.js';
+import { pickHighestPriority as pickCampaign } from '../../src/modules/rewards/campaign-pick.js';
 import { createPartner, type PartnerFixture } from '../factories/partners.js';
 import { signed, type SigningKey } from '../harness/context.js';
 import { createRewardsTestContext, type RewardsTestContext } from '../harness/with-routes.js';

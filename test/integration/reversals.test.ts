@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { accountIds, checkLedger } from '../../src/modules/ledger/index.js';
+import { accountIds } from '../../src/modules/ledger/index.js';
 import { createPartner, type PartnerFixture } from '../factories/partners.js';
 import { actionBody, createPool, ledgerBalance, outboxEvents, partnerCall, purchase, rowCounts } from '../factories/rewards.js';
 import { closeWithLedgerCheck, createTestContext, type SigningKey, type TestContext } from '../harness/context.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { accountIds, checkLedger, TOKEN_ASSET } from '../../src/modules/ledger/index.js';
-import { createPartner, prodKey, type PartnerFixture } from '../factories/partners.js';
+import { accountIds, TOKEN_ASSET } from '../../src/modules/ledger/index.js';
+import { createPartner, prodKey } from '../factories/partners.js';
 import { advanceSandbox, createPool, DAY_SECONDS, ledgerBalance, operatorCall, outboxEvents, partnerCall, purchase, rowCounts } from '../factories/rewards.js';
 import { closeWithLedgerCheck, createTestContext, type SigningKey, type TestContext } from '../harness/context.js';
 

@@ -10,7 +10,7 @@ import type { NormalizedAction } from './actions.input.js';
 import { usersRepo } from '../users/users.repo.js';
 import { type CampaignRow, type NewActionRow, type NewCreditRow, type Scope } from './actions.repo.js';
 import { batchRepo, type ExistingAction } from './actions.batch.repo.js';
-import { pickCampaign } from './campaign-pick.js';
+import { campaignForAction } from './campaign-pick.js';
 import { actionRow } from './actions.row.js';
 import { afterPoolBalanceChange } from './pools.service.js';
 import type { PoolWithBalance } from './pools.repo.js';
@@ -98,7 +98,7 @@ async function submitInTransaction(trx: Transaction<Database>, scope: Scope, act
   const chosen = new Map<number, CampaignRow | null>();
   const picked: Work[] = [];
   for (const w of live) {
-    const pick = pickCampaign(w.action, byId, candidates, now);
+    const pick = campaignForAction(w.action, byId, candidates, now);
     if (!pick.ok) {
       outcomes[w.index] = { kind: 'rejected', error: pick.error };
       continue;

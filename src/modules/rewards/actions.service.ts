@@ -10,7 +10,7 @@ import { applyPerUserCap, campaignRule, judge, planReward, TIER_DIGITS } from '.
 import { normalizeSubmit, type NormalizedAction } from './actions.input.js';
 import { actionsRepo, type ActionRow, type Scope } from './actions.repo.js';
 import type { ListActionsQueryType, SubmitActionBodyType, SubmitResultType } from './actions.schemas.js';
-import { pickCampaign } from './campaign-pick.js';
+import { campaignForAction } from './campaign-pick.js';
 import { campaignsRepo } from './campaigns.repo.js';
 import { usersRepo } from '../users/users.repo.js';
 import type { PartnerClock } from './partner-clock.js';
@@ -141,7 +141,7 @@ export class ActionsService {
       throw new AppError('USER_NOT_FOUND', `Unknown user(s) ${missing.map((m) => `"${m.partnerUserId}"`).join(', ')}; create them first or send "autoCreateUsers": true`);
     }
     const candidates = await campaignsRepo.applicable(this.db, scope, action.campaignId ? [action.campaignId] : []);
-    const pick = pickCampaign(action, new Map(candidates.map((c) => [c.id, c])), candidates, now);
+    const pick = campaignForAction(action, new Map(candidates.map((c) => [c.id, c])), candidates, now);
     if (!pick.ok) throw pick.error;
     const rule = pick.campaign ? campaignRule(pick.campaign) : null;
     const poolId = pick.campaign?.token_pool_id ?? (await poolsRepo.defaultPoolId(this.db, scope.partnerId, scope.environment, now)) ?? null;

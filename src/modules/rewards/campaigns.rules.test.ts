@@ -7,14 +7,13 @@ import {
   dueStatus,
   literalsFromRawBody,
   parseNumberFields,
-  pickCampaign,
   requestStatus,
   scheduleProblem,
   settle,
   type NumberFieldsInput,
-  type PickableCampaign,
   type StatusState,
 } from './campaigns.rules.js';
+import { pickHighestPriority as pickCampaign, type PickableCampaign } from './campaign-pick.js';
 
 const T0 = new Date('2030-01-01T00:00:00Z');
 const at = (ms: number) => new Date(T0.getTime() + ms);

@@ -1,5 +1,5 @@
 // Campaign rules without I/O: exact reading of the decimal fields, schedule and time zone checks, the status
-// machine, the transitions a schedule makes due, and which campaign an action goes through.
+// machine and the transitions a schedule makes due (which campaign an action goes through: campaign-pick.ts).
 import type { CampaignStatus, StoredSplit, StoredTier } from '../../platform/db/schema.js';
 import { AppError } from '../../platform/errors.js';
 import { numberLiteralAt, type JsonPath } from '../../platform/json/number-literals.js';
@@ -277,49 +277,6 @@ export function settle(state: StatusState, now: Date): { state: StatusState; cha
     state: { ...state, status: due, autoStart: false },
     changes: [{ previousStatus: state.status, status: due, reason: 'schedule' }],
   };
-}
-
-// ------------------------------------------------------------------ picking a campaign for an action
-
-export interface PickableCampaign {
-  id: string;
-  status: CampaignStatus;
-  archived_at: Date | null;
-  action_types: readonly string[];
-  starts_at: Date | null;
-  ends_at: Date | null;
-  priority: number;
-  created_at: Date;
-}
-
-/** ACTIVE, not archived, and `now` inside [startsAt, endsAt). */
-export function isRunning(c: PickableCampaign, now: Date): boolean {
-  return (
-    c.status === 'ACTIVE' &&
-    c.archived_at === null &&
-    (c.starts_at === null || c.starts_at.getTime() <= now.getTime()) &&
-    (c.ends_at === null || now.getTime() < c.ends_at.getTime())
-  );
-}
-
-/**
- * The campaign an action of `actionType` goes through at `now`: among running campaigns that cover the type,
- * the highest priority; on a tie the oldest (then the smallest id, so the choice never depends on row order).
- */
-export function pickCampaign<T extends PickableCampaign>(rows: readonly T[], actionType: string, now: Date): T | undefined {
-  let best: T | undefined;
-  for (const c of rows) {
-    if (!isRunning(c, now) || !c.action_types.includes(actionType)) continue;
-    if (
-      best === undefined ||
-      c.priority > best.priority ||
-      (c.priority === best.priority &&
-        (c.created_at.getTime() < best.created_at.getTime() || (c.created_at.getTime() === best.created_at.getTime() && c.id < best.id)))
-    ) {
-      best = c;
-    }
-  }
-  return best;
 }
 
 // ------------------------------------------------------------------ stored -> JSON
