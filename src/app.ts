@@ -25,6 +25,7 @@ import { campaignsRoutes } from './modules/rewards/campaigns.routes.js';
 import { runCampaignSchedule } from './modules/rewards/campaigns.scheduler.js';
 import { stakeholderTypesRoutes } from './modules/rewards/stakeholder-types.routes.js';
 import { webhooksRoutes } from './modules/webhooks/webhooks.routes.js';
+import { deliveriesRoutes } from './modules/webhooks/deliveries.routes.js';
 import type { Services } from './services.js';
 
 export interface AppOptions {
@@ -184,6 +185,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(campaignsRoutes, { campaigns: services.campaigns });
   await app.register(stakeholderTypesRoutes, { stakeholderTypes: services.stakeholderTypes });
   await app.register(webhooksRoutes, { webhooks: services.webhooks });
+  await app.register(deliveriesRoutes, { deliveries: services.deliveries });
   await app.register(rewardsAdminRoutes, {
     pools: services.pools,
     clock: services.partnerClock,

@@ -5,7 +5,7 @@ import { ensureDataDir, newMasterKeyHex, newOperatorToken, readOrCreateSecret } 
 import { openDatabase, type DatabaseHandle } from './platform/db/index.js';
 import { migrate } from './platform/db/migrate.js';
 import { MemoryRateLimiter, RedisRateLimiter, type RateLimiter } from './platform/http/rate-limit.js';
-import { createServices, type Services } from './services.js';
+import { createServices, serviceOptions, type Services } from './services.js';
 
 export interface Runtime {
   config: Config;
@@ -32,7 +32,7 @@ export async function boot(input: Config, options: { clock?: Clock; applicationN
   const database = await openDatabase(config, options.applicationName);
   try {
     const migrationsApplied = await migrate(database.db);
-    const services = createServices(database.db, config.masterKey!, options.clock ?? systemClock);
+    const services = createServices(database.db, config.masterKey!, options.clock ?? systemClock, serviceOptions(config));
     return { config, database, services, migrationsApplied, close: () => database.close() };
   } catch (err) {
     await database.close();

@@ -20,6 +20,14 @@ const EnvSchema = Type.Object({
   ALMONER_RATE_LIMIT_WINDOW_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 60 }),
   ALMONER_KEY_ENVIRONMENTS: Type.String({ pattern: '^(sandbox|production)(,(sandbox|production))?$', default: 'sandbox,production' }),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  ALMONER_WEBHOOKS_ALLOW_INSECURE_SANDBOX: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])),
+  ALMONER_WEBHOOK_DISPATCHER: Type.Union([Type.Literal('true'), Type.Literal('false')], { default: 'true' }),
+  ALMONER_WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60_000, default: 15_000 }),
+  ALMONER_WEBHOOK_LEASE_MS: Type.Optional(Type.Integer({ minimum: 200, maximum: 600_000 })),
+  ALMONER_WEBHOOK_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 10_000, default: 256 }),
+  ALMONER_WEBHOOK_ENDPOINT_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 1_000, default: 32 }),
+  ALMONER_WEBHOOK_POLL_MS: Type.Integer({ minimum: 10, maximum: 60_000, default: 200 }),
+  ALMONER_WEBHOOK_ROTATION_GRACE_HOURS: Type.Integer({ minimum: 0, maximum: 720, default: 24 }),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info' },
@@ -46,6 +54,22 @@ export interface Config {
   readonly logLevel: string;
   /** Which key environments this deployment accepts; the other gets 401 KEY_ENVIRONMENT_MISMATCH. */
   readonly keyEnvironments: readonly ('sandbox' | 'production')[];
+  readonly webhooks: {
+    /**
+     * Sandbox endpoints may use http:// and loopback or private addresses. On by default only for
+     * the embedded database (a developer's own machine); production endpoints never may.
+     */
+    readonly allowInsecureSandbox: boolean;
+    /** Run the delivery dispatcher inside `serve` (turn off when dedicated workers deliver). */
+    readonly dispatchInServe: boolean;
+    readonly timeoutMs: number;
+    /** A claim's lease; always longer than the timeout so a live dispatcher finishes first. */
+    readonly leaseMs: number;
+    readonly maxInFlight: number;
+    readonly perEndpointConcurrency: number;
+    readonly pollMs: number;
+    readonly rotationGraceMs: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -55,7 +79,17 @@ export class ConfigError extends Error {
   }
 }
 
-const INTEGER_VARS = new Set(['PORT', 'ALMONER_DB_POOL_SIZE', 'ALMONER_RATE_LIMIT_WINDOW_SECONDS']);
+const INTEGER_VARS = new Set([
+  'PORT',
+  'ALMONER_DB_POOL_SIZE',
+  'ALMONER_RATE_LIMIT_WINDOW_SECONDS',
+  'ALMONER_WEBHOOK_TIMEOUT_MS',
+  'ALMONER_WEBHOOK_LEASE_MS',
+  'ALMONER_WEBHOOK_CONCURRENCY',
+  'ALMONER_WEBHOOK_ENDPOINT_CONCURRENCY',
+  'ALMONER_WEBHOOK_POLL_MS',
+  'ALMONER_WEBHOOK_ROTATION_GRACE_HOURS',
+]);
 
 /** Accepts 64 hex characters or base64 of exactly 32 bytes. */
 export function parseMasterKey(raw: string): Buffer {
@@ -102,6 +136,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     );
   }
   const seedSandbox = e.ALMONER_SEED_SANDBOX ? e.ALMONER_SEED_SANDBOX === 'true' : !e.DATABASE_URL;
+  const leaseMs = e.ALMONER_WEBHOOK_LEASE_MS ?? e.ALMONER_WEBHOOK_TIMEOUT_MS + 30_000;
+  if (leaseMs <= e.ALMONER_WEBHOOK_TIMEOUT_MS) {
+    throw new ConfigError(
+      `ALMONER_WEBHOOK_LEASE_MS (${leaseMs}) must be longer than ALMONER_WEBHOOK_TIMEOUT_MS (${e.ALMONER_WEBHOOK_TIMEOUT_MS}), or two dispatchers could send one delivery at once`,
+    );
+  }
   return Object.freeze({
     port: e.PORT,
     host: e.HOST,
@@ -117,5 +157,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     redisUrl: e.REDIS_URL,
     logLevel: e.LOG_LEVEL,
     keyEnvironments: Object.freeze([...new Set(e.ALMONER_KEY_ENVIRONMENTS.split(','))]) as readonly ('sandbox' | 'production')[],
+    webhooks: Object.freeze({
+      allowInsecureSandbox: e.ALMONER_WEBHOOKS_ALLOW_INSECURE_SANDBOX
+        ? e.ALMONER_WEBHOOKS_ALLOW_INSECURE_SANDBOX === 'true'
+        : !e.DATABASE_URL,
+      dispatchInServe: e.ALMONER_WEBHOOK_DISPATCHER === 'true',
+      timeoutMs: e.ALMONER_WEBHOOK_TIMEOUT_MS,
+      leaseMs,
+      maxInFlight: e.ALMONER_WEBHOOK_CONCURRENCY,
+      perEndpointConcurrency: e.ALMONER_WEBHOOK_ENDPOINT_CONCURRENCY,
+      pollMs: e.ALMONER_WEBHOOK_POLL_MS,
+      rotationGraceMs: e.ALMONER_WEBHOOK_ROTATION_GRACE_HOURS * 3_600_000,
+    }),
   });
 }

@@ -38,7 +38,7 @@ async function serve() {
     await ensureSandboxRewards(services, sandbox.credentials.partnerId);
   }
 
-  const background = startBackgroundWork(services, app.log);
+  const background = startBackgroundWork(services, app.log, { deliverWebhooks: runtime.config.webhooks.dispatchInServe });
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -81,7 +81,7 @@ async function worker() {
   const runtime = await boot(loadConfig(), { applicationName: 'almoner-worker' });
   const log = { warn: (obj: object, msg: string) => process.stderr.write(`${JSON.stringify({ level: 'warn', msg, ...obj })}\n`) };
   const background = startBackgroundWork(runtime.services, log);
-  process.stdout.write('almoner worker started: campaign schedules and grant expiry\n');
+  process.stdout.write('almoner worker started: webhook delivery, campaign schedules and grant expiry\n');
   const stop = async () => {
     await background.stop();
     await runtime.close();

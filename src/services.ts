@@ -14,10 +14,35 @@ import { PartnerClock } from './modules/rewards/partner-clock.js';
 import { PoolsService } from './modules/rewards/pools.service.js';
 import { StakeholderTypesService } from './modules/rewards/stakeholder-types.js';
 import { WalletsService } from './modules/rewards/wallets.service.js';
-import { WebhooksService } from './modules/webhooks/webhooks.service.js';
+import { DeliveriesService } from './modules/webhooks/deliveries.service.js';
+import { WebhookDispatcher, type DispatcherOptions } from './modules/webhooks/delivery.dispatcher.js';
+import { WebhooksService, type WebhooksOptions } from './modules/webhooks/webhooks.service.js';
+import type { Config } from './config.js';
+
+export interface ServiceOptions {
+  webhooks?: Partial<WebhooksOptions>;
+  dispatcher?: Partial<DispatcherOptions>;
+  /** Where the dispatcher reports errors it survives (a database hiccup between batches). */
+  onBackgroundError?: (err: unknown) => void;
+}
+
+export function serviceOptions(config: Config): ServiceOptions {
+  const w = config.webhooks;
+  return {
+    webhooks: { allowInsecureSandbox: w.allowInsecureSandbox, rotationGraceMs: w.rotationGraceMs },
+    dispatcher: {
+      allowInsecureSandbox: w.allowInsecureSandbox,
+      timeoutMs: w.timeoutMs,
+      leaseMs: w.leaseMs,
+      maxInFlight: w.maxInFlight,
+      perEndpointConcurrency: w.perEndpointConcurrency,
+      pollMs: w.pollMs,
+    },
+  };
+}
 
 /** Wires the domain services once, for the HTTP app and the CLI alike. */
-export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: Clock) {
+export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: Clock, options: ServiceOptions = {}) {
   const box = new SecretBox(masterKey);
   const keys = new KeysService(db, box, clock);
   const tokens = new PortalTokens(deriveKey(masterKey, 'almoner/portal-jwt/v1'), clock);
@@ -31,8 +56,29 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
   const actions = new ActionsService(db, partnerClock, (partnerId, codes) => stakeholderTypes.assertRegistered(partnerId, codes));
   const reversals = new ReversalsService(db, partnerClock);
   const wallets = new WalletsService(db, partnerClock);
-  const webhooks = new WebhooksService(db, box, clock);
-  return { db, clock, box, keys, tokens, partners, users, usage, partnerClock, stakeholderTypes, pools, campaigns, actions, reversals, wallets, webhooks };
+  const webhooks = new WebhooksService(db, box, clock, options.webhooks);
+  const dispatcher = new WebhookDispatcher(db, webhooks, clock, options.dispatcher, options.onBackgroundError);
+  const deliveries = new DeliveriesService(db, dispatcher, clock);
+  return {
+    db,
+    clock,
+    box,
+    keys,
+    tokens,
+    partners,
+    users,
+    usage,
+    partnerClock,
+    stakeholderTypes,
+    pools,
+    campaigns,
+    actions,
+    reversals,
+    wallets,
+    webhooks,
+    dispatcher,
+    deliveries,
+  };
 }
 
 export type Services = ReturnType<typeof createServices>;

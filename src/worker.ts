@@ -7,11 +7,17 @@ export interface BackgroundWork {
 }
 
 /**
- * The time-driven work: campaign schedules and grant expiry. It runs inside `serve` (one process
+ * The background work: webhook fan-out and delivery, campaign schedules and grant expiry. It runs inside `serve` (one process
  * is enough for the embedded setup) and in `worker` processes; every step is safe to run from
  * several processes at once (SKIP LOCKED claims and guarded updates), so running both is fine.
  */
-export function startBackgroundWork(services: Services, log: { warn(obj: object, msg: string): void }, intervalMs = 10_000): BackgroundWork {
+export function startBackgroundWork(
+  services: Services,
+  log: { warn(obj: object, msg: string): void },
+  options: { intervalMs?: number; deliverWebhooks?: boolean } = {},
+): BackgroundWork {
+  const intervalMs = options.intervalMs ?? 10_000;
+  const dispatcher = options.deliverWebhooks === false ? undefined : services.dispatcher.start((err) => log.warn({ err }, 'webhook delivery step failed'));
   const scheduler = startCampaignScheduler(services.db, services.partnerClock, {
     intervalMs,
     onError: (err) => log.warn({ err }, 'campaign schedule failed'),
@@ -35,6 +41,7 @@ export function startBackgroundWork(services: Services, log: { warn(obj: object,
   return {
     async stop() {
       clearInterval(timer);
+      await dispatcher?.stop();
       await scheduler.stop();
       await running;
     },

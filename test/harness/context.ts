@@ -10,7 +10,7 @@ import { ManualClock } from '../../src/platform/clock.js';
 import { createKysely, createPgPool } from '../../src/platform/db/postgres.js';
 import type { RateLimiter } from '../../src/platform/http/rate-limit.js';
 import { signPartnerRequest } from '../../src/platform/crypto/signing.js';
-import { createServices, type Services } from '../../src/services.js';
+import { createServices, serviceOptions, type Services } from '../../src/services.js';
 
 /**
  * One isolated world per test file: a fresh database cloned from the migrated template on the
@@ -68,12 +68,14 @@ export async function createTestContext(
     ALMONER_OPERATOR_TOKEN: OPERATOR_TOKEN,
     ALMONER_DATA_DIR: dataDir,
     LOG_LEVEL: 'silent',
+    // Sandbox endpoints point at receivers on 127.0.0.1 in tests, as on a developer's machine.
+    ALMONER_WEBHOOKS_ALLOW_INSECURE_SANDBOX: 'true',
     ...options.env,
   });
   const pool = createPgPool({ connectionString: databaseUrl, max: 10 });
   const db = createKysely(pool);
   const clock = new ManualClock(options.now ?? new Date());
-  const services = createServices(db, config.masterKey!, clock);
+  const services = createServices(db, config.masterKey!, clock, serviceOptions(config));
   const app = await buildApp({ config, services, ...(options.rateLimiter ? { rateLimiter: options.rateLimiter } : {}) });
   await app.ready();
   return {

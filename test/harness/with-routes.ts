@@ -13,7 +13,7 @@ import { CampaignsService } from '../../src/modules/rewards/campaigns.service.js
 import { PartnerClock } from '../../src/modules/rewards/partner-clock.js';
 import { StakeholderTypesService } from '../../src/modules/rewards/stakeholder-types.js';
 import { stakeholderTypesRoutes } from '../../src/modules/rewards/stakeholder-types.routes.js';
-import { createServices } from '../../src/services.js';
+import { createServices, serviceOptions } from '../../src/services.js';
 import { createTestDatabase, OPERATOR_TOKEN, type TestContext } from './context.js';
 
 export { OPERATOR_TOKEN };
@@ -45,11 +45,13 @@ export async function createRewardsTestContext(options: { now?: Date } = {}): Pr
     ALMONER_OPERATOR_TOKEN: OPERATOR_TOKEN,
     ALMONER_DATA_DIR: dataDir,
     LOG_LEVEL: 'silent',
+    // Sandbox endpoints point at receivers on 127.0.0.1 in tests, as on a developer's machine.
+    ALMONER_WEBHOOKS_ALLOW_INSECURE_SANDBOX: 'true',
   });
   const pool = createPgPool({ connectionString: databaseUrl, max: 10 });
   const db = createKysely(pool);
   const clock = new ManualClock(options.now ?? new Date());
-  const services = createServices(db, config.masterKey!, clock);
+  const services = createServices(db, config.masterKey!, clock, serviceOptions(config));
   const partnerClock = wired(services, 'partnerClock', PartnerClock) ?? new PartnerClock(db, clock);
   const stakeholderTypes = wired(services, 'stakeholderTypes', StakeholderTypesService) ?? new StakeholderTypesService(db);
   const campaigns = wired(services, 'campaigns', CampaignsService) ?? new CampaignsService(db, partnerClock, stakeholderTypes);

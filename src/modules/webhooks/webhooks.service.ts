@@ -25,7 +25,7 @@ export interface WebhooksOptions {
   rotationGraceMs: number;
 }
 
-export const DEFAULT_WEBHOOKS_OPTIONS: WebhooksOptions = { allowInsecureSandbox: true, rotationGraceMs: 24 * 60 * 60 * 1000 };
+export const DEFAULT_WEBHOOKS_OPTIONS: WebhooksOptions = { allowInsecureSandbox: false, rotationGraceMs: 24 * 60 * 60 * 1000 };
 
 /** The secret box purpose binds a sealed secret to its endpoint: a ciphertext copied to another row does not open. */
 const secretPurpose = (endpointId: string) => `webhook_endpoints.secret:${endpointId}`;
@@ -147,7 +147,7 @@ export class WebhooksService {
   }
 
   /** The secrets a delivery signs with now: the current one, then the previous one while its grace period lasts. */
-  signingSecrets(row: WebhookEndpointRow): string[] {
+  signingSecrets(row: Pick<WebhookEndpointRow, 'id' | 'secret_sealed' | 'previous_secret_sealed' | 'previous_secret_expires_at'>): string[] {
     const secrets = [this.box.open(row.secret_sealed, secretPurpose(row.id))];
     if (row.previous_secret_sealed && row.previous_secret_expires_at && row.previous_secret_expires_at > this.clock.now()) {
       secrets.push(this.box.open(row.previous_secret_sealed, secretPurpose(row.id)));

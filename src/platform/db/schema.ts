@@ -1,11 +1,12 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { WebhookAttemptsTable, WebhookDeliveriesTable, WebhookEndpointsTable, WebhookFanoutCursorTable } from './schema.webhooks.js';
 
 /**
  * Table types for Kysely. They mirror migrations/*.sql; a test compares them with the live
  * catalogue so the two cannot drift apart silently.
  */
 export type Environment = 'sandbox' | 'production';
-type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+export type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 type Json<T> = ColumnType<T, string | undefined, string>;
 
 export interface PartnersTable {
@@ -88,7 +89,7 @@ export interface SchemaMigrationsTable {
 
 
 type Big = ColumnType<bigint, bigint | number | string | undefined, bigint | number | string>;
-type JsonCol<T> = ColumnType<T, string | undefined, string>;
+export type JsonCol<T> = ColumnType<T, string | undefined, string>;
 
 export interface LedgerAccountsTable {
   id: string;
@@ -286,25 +287,10 @@ export interface OutboxEventsTable {
   type: string;
   data: JsonCol<Record<string, unknown>>;
   created_at: Timestamp;
+  /** The writing transaction's id (xid8, as text): fan-out reads in commit-safe order by it. */
+  xid: Generated<string>;
 }
 
-export interface WebhookEndpointsTable {
-  id: string;
-  partner_id: string;
-  environment: Environment;
-  url: string;
-  description: string | null;
-  event_types: JsonCol<string[]>;
-  receive_all_events: boolean;
-  headers: JsonCol<Record<string, string>>;
-  secret_sealed: string;
-  previous_secret_sealed: string | null;
-  previous_secret_expires_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
-  is_active: boolean;
-  disabled_reason: string | null;
-  created_at: Timestamp;
-  updated_at: Timestamp;
-}
 
 export interface Database {
   partners: PartnersTable;
@@ -326,6 +312,9 @@ export interface Database {
   token_transactions: TokenTransactionsTable;
   outbox_events: OutboxEventsTable;
   webhook_endpoints: WebhookEndpointsTable;
+  webhook_fanout_cursor: WebhookFanoutCursorTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_attempts: WebhookAttemptsTable;
 }
 
 export type PartnerRow = Selectable<PartnersTable>;
@@ -336,3 +325,4 @@ export type PartnerUserRow = Selectable<PartnerUsersTable>;
 export type PartnerUserUpdate = Updateable<PartnerUsersTable>;
 export type WebhookEndpointRow = Selectable<WebhookEndpointsTable>;
 export type WebhookEndpointUpdate = Updateable<WebhookEndpointsTable>;
+export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>;

@@ -1,0 +1,119 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import { pageWithTotal } from '../../platform/db/pagination.js';
+import type { Database } from '../../platform/db/schema.js';
+import type { DeliveryStatus } from '../../platform/db/schema.webhooks.js';
+import type { ClaimedDelivery } from './dispatch.repo.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+/** The partner-facing side of deliveries: lists, manual retries, recovery and health. */
+export const deliveriesRepo = {
+  async list(db: Db, endpointId: string, status: DeliveryStatus | undefined, offset: number, limit: number) {
+    let query = db.selectFrom('webhook_deliveries').selectAll().where('endpoint_id', '=', endpointId);
+    if (status) query = query.where('status', '=', status);
+    return pageWithTotal(query.orderBy('created_at', 'desc').orderBy('id', 'desc'), offset, limit);
+  },
+
+  /** A delivery of one of the partner's endpoints in this environment. */
+  async find(db: Db, scope: { partnerId: string; environment: string }, deliveryId: string, forUpdate = false) {
+    let query = db
+      .selectFrom('webhook_deliveries')
+      .selectAll()
+      .where('id', '=', deliveryId)
+      .where('partner_id', '=', scope.partnerId)
+      .where('environment', '=', scope.environment as 'sandbox' | 'production');
+    if (forUpdate) query = query.forUpdate();
+    return query.executeTakeFirst();
+  },
+
+  async attempts(db: Db, deliveryId: string) {
+    return db.selectFrom('webhook_attempts').selectAll().where('delivery_id', '=', deliveryId).orderBy('id').execute();
+  },
+
+  /** One more attempt now; the delivery stops after it if it fails and its schedule was used up. */
+  async retry(db: Db, deliveryId: string, now: Date, maxAttempts: number) {
+    return db
+      .updateTable('webhook_deliveries')
+      .set({
+        status: 'PENDING',
+        next_attempt_at: now,
+        max_attempts: sql`greatest(attempts + 1, ${maxAttempts})`,
+        claim_token: null,
+        updated_at: now,
+      })
+      .where('id', '=', deliveryId)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  },
+
+  /** Failed deliveries since a time get a fresh schedule from now. */
+  async recover(db: Db, endpointId: string, since: Date, now: Date, maxAttempts: number) {
+    const result = await db
+      .updateTable('webhook_deliveries')
+      .set({ status: 'PENDING', attempts: 0, max_attempts: maxAttempts, next_attempt_at: now, claim_token: null, updated_at: now })
+      .where('endpoint_id', '=', endpointId)
+      .where('status', '=', 'FAILED')
+      .where('created_at', '>=', since)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  },
+
+  /** A webhook.test delivery, created already claimed so the request itself sends it once. */
+  async insertClaimedTest(
+    db: Db,
+    row: { id: string; endpointId: string; partnerId: string; environment: 'sandbox' | 'production'; eventId: string; token: string; now: Date; leaseUntil: Date },
+  ): Promise<ClaimedDelivery> {
+    await db
+      .insertInto('webhook_deliveries')
+      .values({
+        id: row.id,
+        endpoint_id: row.endpointId,
+        partner_id: row.partnerId,
+        environment: row.environment,
+        event_id: row.eventId,
+        event_type: 'webhook.test',
+        event_created_at: row.now,
+        payload: JSON.stringify({ test: true }),
+        status: 'DELIVERING',
+        max_attempts: 1,
+        next_attempt_at: row.leaseUntil,
+        claim_token: row.token,
+        created_at: row.now,
+        updated_at: row.now,
+      })
+      .execute();
+    const result = await sql<ClaimedDelivery>`
+      SELECT d.id, d.endpoint_id, d.partner_id, d.environment, d.event_id, d.event_type, d.event_created_at, d.attempts,
+             d.max_attempts, d.payload::text AS data_text, e.url, e.headers, e.secret_sealed, e.previous_secret_sealed,
+             e.previous_secret_expires_at
+      FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+      WHERE d.id = ${row.id}`.execute(db);
+    return result.rows[0]!;
+  },
+
+  async health(db: Db, endpointIds: string[], from: Date, to: Date) {
+    if (endpointIds.length === 0) return [];
+    const result = await sql<{
+      endpoint_id: string;
+      attempts: string;
+      succeeded: string;
+      p50: number | null;
+      p95: number | null;
+      p99: number | null;
+      pending: string;
+    }>`
+      SELECT ids.endpoint_id,
+             count(a.id) AS attempts,
+             count(a.id) FILTER (WHERE a.succeeded) AS succeeded,
+             percentile_disc(0.5) WITHIN GROUP (ORDER BY a.latency_ms) AS p50,
+             percentile_disc(0.95) WITHIN GROUP (ORDER BY a.latency_ms) AS p95,
+             percentile_disc(0.99) WITHIN GROUP (ORDER BY a.latency_ms) AS p99,
+             (SELECT count(*) FROM webhook_deliveries d
+               WHERE d.endpoint_id = ids.endpoint_id AND d.status IN ('PENDING', 'DELIVERING')) AS pending
+      FROM unnest(${endpointIds}::text[]) AS ids(endpoint_id)
+      LEFT JOIN webhook_attempts a
+        ON a.endpoint_id = ids.endpoint_id AND a.attempted_at >= ${from} AND a.attempted_at <= ${to}
+      GROUP BY ids.endpoint_id`.execute(db);
+    return result.rows;
+  },
+};
