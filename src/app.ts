@@ -26,6 +26,7 @@ import { runCampaignSchedule } from './modules/rewards/campaigns.scheduler.js';
 import { stakeholderTypesRoutes } from './modules/rewards/stakeholder-types.routes.js';
 import { webhooksRoutes } from './modules/webhooks/webhooks.routes.js';
 import { deliveriesRoutes } from './modules/webhooks/deliveries.routes.js';
+import { eventComponents } from './modules/webhooks/event-catalogue.js';
 import type { Services } from './services.js';
 
 export interface AppOptions {
@@ -113,6 +114,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
           PortalToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
           OperatorToken: { type: 'http', scheme: 'bearer' },
         },
+        schemas: eventComponents() as never,
       },
     },
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
