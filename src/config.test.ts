@@ -185,3 +185,29 @@ describe('other settings', () => {
     assert.equal(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379' }).redisUrl, 'redis://127.0.0.1:6379');
   });
 });
+
+describe('webhook delivery settings', () => {
+  test('defaults: insecure sandbox endpoints only with the embedded database; 15 s timeout and a longer lease', () => {
+    const embedded = loadConfig({}).webhooks;
+    assert.equal(embedded.allowInsecureSandbox, true);
+    assert.equal(embedded.dispatchInServe, true);
+    assert.equal(embedded.timeoutMs, 15_000);
+    assert.equal(embedded.leaseMs, 45_000);
+    assert.equal(embedded.rotationGraceMs, 24 * 3_600_000);
+    assert.equal(loadConfig({ DATABASE_URL: PG, ALMONER_MASTER_KEY: MASTER_HEX }).webhooks.allowInsecureSandbox, false);
+    const forced = loadConfig({ DATABASE_URL: PG, ALMONER_MASTER_KEY: MASTER_HEX, ALMONER_WEBHOOKS_ALLOW_INSECURE_SANDBOX: 'true' });
+    assert.equal(forced.webhooks.allowInsecureSandbox, true);
+  });
+
+  test('a lease not longer than the timeout is refused: two processes could send one delivery at once', () => {
+    assertRejected({ ALMONER_WEBHOOK_TIMEOUT_MS: '5000', ALMONER_WEBHOOK_LEASE_MS: '5000' }, 'ALMONER_WEBHOOK_LEASE_MS');
+    assert.equal(loadConfig({ ALMONER_WEBHOOK_TIMEOUT_MS: '1000', ALMONER_WEBHOOK_LEASE_MS: '3000' }).webhooks.leaseMs, 3000);
+  });
+
+  test('bad values name their variable', () => {
+    assertRejected({ ALMONER_WEBHOOK_DISPATCHER: 'off' }, 'ALMONER_WEBHOOK_DISPATCHER');
+    assertRejected({ ALMONER_WEBHOOKS_ALLOW_INSECURE_SANDBOX: 'yes' }, 'ALMONER_WEBHOOKS_ALLOW_INSECURE_SANDBOX');
+    assertRejected({ ALMONER_WEBHOOK_CONCURRENCY: '0' }, 'ALMONER_WEBHOOK_CONCURRENCY');
+    assertRejected({ ALMONER_WEBHOOK_TIMEOUT_MS: '15s' }, 'ALMONER_WEBHOOK_TIMEOUT_MS');
+  });
+});
