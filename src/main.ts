@@ -79,7 +79,13 @@ async function migrateOnly() {
 
 async function worker() {
   const runtime = await boot(loadConfig(), { applicationName: 'almoner-worker' });
-  const log = { warn: (obj: object, msg: string) => process.stderr.write(`${JSON.stringify({ level: 'warn', msg, ...obj })}\n`) };
+  // Errors do not survive JSON.stringify; keep what an operator needs.
+  const log = {
+    warn: (obj: { err?: unknown }, msg: string) => {
+      const err = obj.err instanceof Error ? { err: { message: obj.err.message, code: (obj.err as { code?: unknown }).code } } : {};
+      process.stderr.write(`${JSON.stringify({ level: 'warn', time: new Date().toISOString(), msg, ...obj, ...err })}\n`);
+    },
+  };
   const background = startBackgroundWork(runtime.services, log);
   process.stdout.write('almoner worker started: webhook delivery, campaign schedules and grant expiry\n');
   const stop = async () => {

@@ -51,7 +51,7 @@ test('events written by real calls match their published data schemas', async ()
   await ok(await partnerCall(ctx, p.sk, 'POST', `/v1/partner/webhooks/${hook.id}/test`));
 
   const events = await ctx.services.db.selectFrom('outbox_events').select(['type', 'data']).where('partner_id', '=', p.partnerId).execute();
-  const test = await ctx.services.db.selectFrom('webhook_deliveries').select(['event_type as type', 'payload as data']).where('endpoint_id', '=', hook.id).execute();
+  const test = await ctx.services.db.selectFrom('webhook_deliveries').select(['event_type as type', 'payload as data']).where('endpoint_id', '=', hook.id!).execute();
   const seen = new Set<string>();
   for (const e of [...events, ...test]) {
     const schema = EVENT_DATA_SCHEMAS[e.type as WebhookEventType];

@@ -200,7 +200,8 @@ export const dispatchRepo = {
       .updateTable('webhook_deliveries')
       .set({ status: 'FAILED', next_attempt_at: null, last_error: `Not sent: the endpoint was disabled (${reason})`, updated_at: now })
       .where('endpoint_id', '=', endpointId)
-      .where('status', '=', 'PENDING')
+      // DELIVERING rows keep their claim token: an attempt still in flight records its outcome over this.
+      .where('status', 'in', ['PENDING', 'DELIVERING'])
       .execute();
     return row;
   },

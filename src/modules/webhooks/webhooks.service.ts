@@ -117,6 +117,8 @@ export class WebhooksService {
         patch.is_active = body.isActive;
         // Re-enabling clears why delivery had turned it off; disabling by hand records that.
         patch.disabled_reason = body.isActive ? null : 'Disabled by the partner';
+        // A re-enabled endpoint starts with a clean record, or the 5-day rule would switch it off again at its first failure.
+        if (body.isActive && !current.is_active) Object.assign(patch, { failing_since: null, consecutive_failures: 0, disabled_at: null });
       }
       const row = await webhooksRepo.update(trx, scope, id, patch);
       if (!row) throw notFound(`Webhook "${id}"`);
