@@ -43,7 +43,8 @@ export function nextStep(result: AttemptResult, attemptsBefore: number, maxAttem
   const jittered = Math.round(scheduled * (1 + JITTER_FRACTION * (2 * random() - 1)));
   const honoured =
     result.retryAfterMs !== null && (result.statusCode === 429 || result.statusCode === 503)
-      ? Math.min(result.retryAfterMs, MAX_RETRY_AFTER_MS)
+      ? // At least the first retry step: "Retry-After: 0" would otherwise spend every attempt in one burst.
+        Math.max(RETRY_SCHEDULE_MS[1], Math.min(result.retryAfterMs, MAX_RETRY_AFTER_MS))
       : null;
   return { status: 'PENDING', nextAttemptAt: new Date(now.getTime() + (honoured ?? jittered)) };
 }
@@ -53,6 +54,8 @@ export function parseRetryAfter(value: string | undefined, now: Date): number | 
   if (!value) return null;
   const trimmed = value.trim();
   if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  // Every HTTP-date form starts with a day name; without this, Date.parse reads "1.5" or "-1" as dates in 2001.
+  if (!/^[a-z]{3,9},? /i.test(trimmed)) return null;
   const at = Date.parse(trimmed);
   if (Number.isNaN(at)) return null;
   return Math.max(0, at - now.getTime());
