@@ -12,14 +12,18 @@
  *      has seen every event;
  *   3. unloaded latency: UNLOADED events trickled at ~20/s, one per transaction; commit-to-receipt
  *      from the moment COMMIT returned to the moment the receiver read the request.
- * BENCH_EVENTS (default 20000) and BENCH_UNLOADED (default 200) change the counts.
+ * BENCH_EVENTS (default 20000) and BENCH_UNLOADED (default 200) change the counts; BENCH_STATEMENTS=1
+ * also prints the statements PostgreSQL spent most time on while delivering the backlog
+ * (pg_stat_statements, which costs a little throughput).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { sql } from 'kysely';
 import pg from 'pg';
 import { systemClock } from '../src/platform/clock.js';
 import { migrate } from '../src/platform/db/migrate.js';
@@ -36,6 +40,7 @@ const EVENTS_PER_TRANSACTION = 5_000;
 const EVENTS_PER_STATEMENT = 1_000;
 /** The whole run is killed after this, whatever state it is in. */
 const RUN_LIMIT_MS = 10 * 60_000;
+const STATEMENTS = process.env.BENCH_STATEMENTS === '1';
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const MASTER_KEY = randomBytes(32);
 
@@ -154,6 +159,30 @@ function actionData(n: number) {
   };
 }
 
+/** CPU seconds (user + system) used so far by each pid and, with `children`, by its direct children too (PostgreSQL's backends). */
+function cpuSeconds(pids: number[], children = false): number {
+  const ticks = (stat: string) => {
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(f[1]), cpu: Number(f[11]) + Number(f[12]) };
+  };
+  const wanted = new Set(pids);
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const t = ticks(stat);
+    if (wanted.has(Number(entry)) || (children && wanted.has(t.ppid))) total += t.cpu;
+  }
+  // Linux reports in clock ticks, 100 per second on every common configuration.
+  return total / 100;
+}
+
 function percentile(sorted: number[], p: number) {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
 }
@@ -242,12 +271,21 @@ async function main() {
   let cluster: TestCluster | undefined;
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'almoner-bench-webhooks-'));
   try {
-    cluster = await startTestCluster({ durable: true, settings: { shared_buffers: '256MB', max_connections: '200' } });
+    cluster = await startTestCluster({
+      durable: true,
+      settings: { shared_buffers: '256MB', max_connections: '200', ...(STATEMENTS ? { shared_preload_libraries: 'pg_stat_statements' } : {}) },
+    });
     const admin = new pg.Client({ connectionString: cluster.url() });
     await admin.connect();
     await admin.query('CREATE DATABASE bench_webhooks');
     await admin.end();
     const databaseUrl = cluster.url('bench_webhooks');
+    if (STATEMENTS) {
+      const c = new pg.Client({ connectionString: databaseUrl });
+      await c.connect();
+      await c.query('CREATE EXTENSION pg_stat_statements');
+      await c.end();
+    }
     process.stdout.write(`PostgreSQL ${databaseUrl.replace(/:[^:@/]+@/, ':***@')} durable (fsync on, synchronous_commit on); ${EVENTS} events, ${WORKERS} workers\n`);
 
     const receiver = await ReceiverHandle.start();
@@ -282,8 +320,24 @@ async function main() {
     const workers = Array.from({ length: WORKERS }, (_, i) => startWorker(`worker-${i + 1}`, databaseUrl, dataDir));
     const firstReady = await Promise.race(workers.map((w) => w.ready));
     await Promise.all(workers.map((w) => w.ready));
+    const cpu = () => ({
+      workers: cpuSeconds(workers.map((w) => w.child.pid!)),
+      receiver: cpuSeconds([receiver.child.pid!]),
+      postgres: cpuSeconds([cluster!.pid], true),
+    });
+    const cpuBefore = cpu();
+    if (STATEMENTS) await sql`SELECT pg_stat_statements_reset()`.execute(db);
     await waitFor(async () => (await receiver.stats()).unique >= EVENTS, RUN_LIMIT_MS / 2, `${EVENTS} deliveries`, 50);
     const loaded = await receiver.stats();
+    const cpuAfter = cpu();
+    const statements = STATEMENTS
+      ? (
+          await sql<{ calls: string; total_ms: number; mean_ms: number; rows: string; query: string }>`
+            SELECT calls, round(total_exec_time::numeric, 1)::float8 AS total_ms, round(mean_exec_time::numeric, 3)::float8 AS mean_ms, rows,
+                   left(regexp_replace(query, '[[:space:]]+', ' ', 'g'), 110) AS query
+            FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 10`.execute(db)
+        ).rows
+      : [];
     const eventsPerSecond = EVENTS / ((loaded.lastNewAt - firstReady) / 1000);
 
     // 3. Unloaded latency: one event per transaction, ~20/s.
@@ -314,10 +368,12 @@ async function main() {
       `outbox backlog written: ${EVENTS} events in ${Math.ceil(EVENTS / EVENTS_PER_TRANSACTION)} transactions, ${writeMs.toFixed(0)} ms`,
       `receiver ceiling (1 process, keep-alive, ${CEILING_CONCURRENCY} at a time): ${ceilingPerSecond.toFixed(0)} req/s`,
       `delivery (${WORKERS} workers, backlog of ${EVENTS}): ${eventsPerSecond.toFixed(0)} events/s; ${final.requests} requests for ${final.unique} events; deliveries by status: ${status.map((s) => `${s.status} ${s.n}`).join(', ')}`,
+      `CPU seconds while delivering the backlog (from both workers ready, ${os.cpus().length} cores): workers ${(cpuAfter.workers - cpuBefore.workers).toFixed(1)}, postgres ${(cpuAfter.postgres - cpuBefore.postgres).toFixed(1)}, receiver ${(cpuAfter.receiver - cpuBefore.receiver).toFixed(1)}`,
       `unloaded commit-to-receipt (${UNLOADED} events, one per transaction, ~20/s): p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${latencies[latencies.length - 1]!.toFixed(1)} ms`,
       `events_per_s / ceiling = ${ratio.toFixed(2)}   (target >= 0.50) ${ratio >= 0.5 ? 'met' : 'MISSED'}`,
       `unloaded p99           = ${p99.toFixed(0)} ms   (target < 1000 ms) ${p99 < 1000 ? 'met' : 'MISSED'}`,
     ];
+    for (const st of statements) lines.push(`  ${String(st.total_ms).padStart(9)} ms  ${String(st.calls).padStart(6)} calls  ${String(st.mean_ms).padStart(8)} ms/call  ${String(st.rows).padStart(6)} rows  ${st.query}`);
     process.stdout.write(`${lines.join('\n')}\n`);
   } finally {
     killAll();
