@@ -26,6 +26,9 @@ import { runCampaignSchedule } from './modules/rewards/campaigns.scheduler.js';
 import { stakeholderTypesRoutes } from './modules/rewards/stakeholder-types.routes.js';
 import { webhooksRoutes } from './modules/webhooks/webhooks.routes.js';
 import { deliveriesRoutes } from './modules/webhooks/deliveries.routes.js';
+import { paymentsRoutes } from './modules/payments/payments.routes.js';
+import { paymentsAdminRoutes } from './modules/payments/payments.admin.routes.js';
+import { onlyPaths, PARTNER_API_LINK, PAYMENTS_API_INFO } from './platform/http/openapi-split.js';
 import { eventComponents } from './modules/webhooks/event-catalogue.js';
 import type { Services } from './services.js';
 
@@ -55,7 +58,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     logger: options.logger ?? false,
     bodyLimit: MAX_BODY_BYTES,
     // External user ids may be 255 characters, and percent-encoding can triple that.
-    routerOptions: { maxParamLength: 1024 },
+    // The Payments API's documented base ends in "/api/" and clients append "/partners/…", so
+    // "/api//customers" must route like "/api/customers" (contract B2).
+    routerOptions: { maxParamLength: 1024, ignoreDuplicateSlashes: true },
     // The router rejects some requests before any hook runs; they still get the one error body.
     frameworkErrors: (error, request, reply) => {
       const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH' || reply.statusCode === 414;
@@ -113,14 +118,26 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
           Signature: { type: 'apiKey', in: 'header', name: 'X-Signature' },
           PortalToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
           OperatorToken: { type: 'http', scheme: 'bearer' },
+          PaymentsToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
         },
         schemas: eventComponents() as never,
       },
     },
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
-  await app.register(swaggerUi, { routePrefix: '/partner-api', staticCSP: true });
-  app.get('/partner-api/openapi.json', { config: { auth: 'none' }, schema: { hide: true } }, async () => app.swagger());
+  // One generated document, served as two: the Partner API and the Payments API (/api) are
+  // separate products with separate auth, so each gets its own page. Each UI lives in its own
+  // encapsulated context because the UI plugin decorates the instance it is registered on.
+  const partnerDoc = (doc: unknown) => onlyPaths(doc, (p) => !p.startsWith('/api/'), PARTNER_API_LINK);
+  const paymentsDoc = (doc: unknown) => onlyPaths(doc, (p) => p.startsWith('/api/'), PAYMENTS_API_INFO);
+  await app.register(async (scope) => {
+    await scope.register(swaggerUi, { routePrefix: '/partner-api', staticCSP: true, transformSpecification: partnerDoc });
+  });
+  await app.register(async (scope) => {
+    await scope.register(swaggerUi, { routePrefix: '/payments-api', staticCSP: true, transformSpecification: paymentsDoc });
+  });
+  app.get('/partner-api/openapi.json', { config: { auth: 'none' }, schema: { hide: true } }, async () => partnerDoc(app.swagger()));
+  app.get('/payments-api/openapi.json', { config: { auth: 'none' }, schema: { hide: true } }, async () => paymentsDoc(app.swagger()));
 
   const rateLimiter = options.rateLimiter ?? new MemoryRateLimiter(config.rateLimitWindowSeconds);
   // Routes registered from here on must say how they authenticate.
@@ -129,6 +146,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     rateLimiter,
     resolveKey: (value) => services.keys.resolve(value),
     verifyPortalToken: (token) => services.partners.verifyAccessToken(token),
+    verifyPaymentsToken: (token) => services.paymentsAccounts.resolveToken(token),
     operatorToken: config.operatorToken,
     onKeyUsed: (keyId) => services.keys.markUsed(keyId),
     keyEnvironments: config.keyEnvironments,
@@ -188,6 +206,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(stakeholderTypesRoutes, { stakeholderTypes: services.stakeholderTypes });
   await app.register(webhooksRoutes, { webhooks: services.webhooks });
   await app.register(deliveriesRoutes, { deliveries: services.deliveries });
+  await app.register(paymentsRoutes, { accounts: services.paymentsAccounts, customers: services.customers });
+  await app.register(paymentsAdminRoutes, { accounts: services.paymentsAccounts });
   await app.register(rewardsAdminRoutes, {
     pools: services.pools,
     clock: services.partnerClock,

@@ -6,6 +6,7 @@ import { ensureSandboxPartner } from './modules/partners/sandbox.js';
 import { runAdminCommand, ADMIN_USAGE } from './cli/admin.js';
 import { startBackgroundWork } from './worker.js';
 import { ensureSandboxRewards } from './modules/rewards/sandbox.js';
+import { ensureSandboxPayments } from './modules/payments/sandbox.js';
 
 const USAGE = `almoner <command>
 
@@ -36,6 +37,7 @@ async function serve() {
   if (runtime.config.seedSandbox) {
     sandbox = await ensureSandboxPartner(services, runtime.config.dataDir);
     await ensureSandboxRewards(services, sandbox.credentials.partnerId);
+    sandbox.credentials = await ensureSandboxPayments(services, runtime.config.dataDir, sandbox.credentials);
   }
 
   const background = startBackgroundWork(services, app.log, { deliverWebhooks: runtime.config.webhooks.dispatchInServe });

@@ -18,6 +18,10 @@ import { DeliveriesService } from './modules/webhooks/deliveries.service.js';
 import { WebhookDispatcher, type DispatcherOptions } from './modules/webhooks/delivery.dispatcher.js';
 import { WebhooksService, type WebhooksOptions } from './modules/webhooks/webhooks.service.js';
 import type { Config } from './config.js';
+import { PaymentsAccountsService } from './modules/payments/accounts.service.js';
+import { CustomersService } from './modules/payments/customers.service.js';
+import { PaymentsTokens } from './modules/payments/payments.tokens.js';
+import { Processors } from './modules/payments/processor.js';
 
 export interface ServiceOptions {
   webhooks?: Partial<WebhooksOptions>;
@@ -59,6 +63,9 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
   const webhooks = new WebhooksService(db, box, clock, options.webhooks);
   const dispatcher = new WebhookDispatcher(db, webhooks, clock, options.dispatcher, options.onBackgroundError);
   const deliveries = new DeliveriesService(db, dispatcher, clock);
+  const paymentsAccounts = new PaymentsAccountsService(db, box, new PaymentsTokens(deriveKey(masterKey, 'almoner/payments-jwt/v1'), clock), clock);
+  const processors = new Processors();
+  const customers = new CustomersService(db, processors, clock);
   return {
     db,
     clock,
@@ -78,6 +85,9 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
     webhooks,
     dispatcher,
     deliveries,
+    paymentsAccounts,
+    processors,
+    customers,
   };
 }
 

@@ -9,7 +9,10 @@ export const ADMIN_USAGE = `
   partners set-tier ID STANDARD|PROFESSIONAL|ENTERPRISE
   partners set-rate-limit ID N
   partners set-features ID F1,F2              features: ${FEATURES.join(', ')}
-  partners set-ip-allowlist ID CIDR,...|none`;
+  partners set-ip-allowlist ID CIDR,...|none
+  payments create-account PARTNER_ID [sandbox|production]
+                                              a Payments API account; prints its secret key once
+  payments accounts PARTNER_ID                list a partner's Payments API accounts`;
 
 type Print = (line: string) => void;
 
@@ -29,6 +32,7 @@ export class CliUsageError extends Error {
 
 /** The operator API's actions as commands, run through the same services. Returns false if unknown. */
 export async function runAdminCommand(services: Services, command: string, args: string[], print: Print): Promise<boolean> {
+  if (command === 'payments') return runPaymentsCommand(services, args, print);
   if (command !== 'partners') return false;
   const [sub, id, value] = args;
   const { partners } = services;
@@ -92,5 +96,24 @@ export async function runAdminCommand(services: Services, command: string, args:
     }
     default:
       throw new CliUsageError(`unknown partners subcommand "${sub ?? ''}"`);
+  }
+}
+
+async function runPaymentsCommand(services: Services, args: string[], print: Print): Promise<boolean> {
+  const [sub, id, value] = args;
+  switch (sub) {
+    case 'create-account': {
+      const environment = (value ?? 'sandbox').toLowerCase();
+      if (environment !== 'sandbox' && environment !== 'production') throw new CliUsageError('environment must be sandbox or production');
+      const created = await services.paymentsAccounts.create(requireArg(id, 'partner id'), { environment });
+      print(JSON.stringify(created, null, 2));
+      print('The secret key is shown only now; the partner signs POST /api/partners/{accountId}/authenticate with it.');
+      return true;
+    }
+    case 'accounts':
+      print(JSON.stringify(await services.paymentsAccounts.listForPartner(requireArg(id, 'partner id')), null, 2));
+      return true;
+    default:
+      throw new CliUsageError(`unknown payments subcommand "${sub ?? ''}"`);
   }
 }

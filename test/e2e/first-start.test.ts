@@ -73,14 +73,18 @@ test('first start, the README recipe, restart with the same credentials, clean s
     assert.equal(mode, 0o600, 'credentials file is private');
     const creds = JSON.parse(await readFile(credsFile, 'utf8'));
     assert.deepEqual(Object.keys(creds).sort(), [
+      'accountId',
       'hmacSecret',
       'keyId',
       'partnerId',
+      'paymentsSecretKey',
       'portalEmail',
       'portalPassword',
       'publishableKey',
       'secretKey',
     ]);
+    assert.match(creds.accountId, /^acct_[0-9A-Za-z]{16}$/);
+    assert.match(creds.paymentsSecretKey, /^psk_test_[0-9a-f]{48}$/);
     assert.match(creds.secretKey, /^sk_test_[0-9a-f]{64}$/);
     assert.match(creds.publishableKey, /^pk_test_[0-9a-f]{64}$/);
     assert.match(creds.hmacSecret, /^[0-9a-f]{64}$/);

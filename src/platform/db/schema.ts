@@ -1,4 +1,5 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { PaymentCustomersTable, PaymentsAccountsTable, PaymentsPartnersTable } from './schema.payments.js';
 import type { WebhookAttemptsTable, WebhookDeliveriesTable, WebhookEndpointsTable, WebhookFanoutCursorTable } from './schema.webhooks.js';
 
 /**
@@ -315,6 +316,9 @@ export interface Database {
   webhook_fanout_cursor: WebhookFanoutCursorTable;
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_attempts: WebhookAttemptsTable;
+  payments_partners: PaymentsPartnersTable;
+  payments_accounts: PaymentsAccountsTable;
+  payment_customers: PaymentCustomersTable;
 }
 
 export type PartnerRow = Selectable<PartnersTable>;

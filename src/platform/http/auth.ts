@@ -14,9 +14,10 @@ import type { RateLimiter } from './rate-limit.js';
  * - widget:      X-Partner-Key only (browser), CORS-enabled
  * - portal:      Authorization: Bearer <portal access token>
  * - operator:    Authorization: Bearer <operator token>
+ * - payments:    Authorization: Bearer <Payments API token from /api/partners/{accountId}/authenticate>
  * - none:        public
  */
-export type AuthMode = 'none' | 'hmac' | 'hmacSecret' | 'widget' | 'portal' | 'operator';
+export type AuthMode = 'none' | 'hmac' | 'hmacSecret' | 'widget' | 'portal' | 'operator' | 'payments';
 
 export interface PartnerContext {
   id: string;
@@ -52,12 +53,22 @@ export interface PortalAuth {
   partnerId: string;
 }
 
+/** Who a Payments API request acts for: one payments account of one partner. */
+export interface PaymentsAuth {
+  accountId: string;
+  partnerId: string;
+  partnerNumber: number;
+  environment: Environment;
+  processor: 'sandbox' | 'stripe';
+}
+
 export interface AuthDeps {
   clock: Clock;
   rateLimiter: RateLimiter;
   /** Looks up a key by the raw X-Partner-Key value; null when unknown. */
   resolveKey(headerValue: string): Promise<ResolvedKey | null>;
   verifyPortalToken(token: string): Promise<PortalAuth>;
+  verifyPaymentsToken(token: string): Promise<PaymentsAuth>;
   operatorToken: string | undefined;
   onKeyUsed(keyId: string): void;
   /** Key environments this deployment serves (a sandbox host refuses live keys, and the reverse). */
@@ -71,6 +82,7 @@ declare module 'fastify' {
   interface FastifyRequest {
     partnerAuth?: PartnerAuth;
     portalAuth?: PortalAuth;
+    paymentsAuth?: PaymentsAuth;
     /** Set for legacy keys so the response can carry a deprecation notice. */
     legacySigning?: boolean;
     resolvedKey?: ResolvedKey;
@@ -241,6 +253,14 @@ export function installAuth(app: FastifyInstance, deps: AuthDeps) {
         const token = bearer(request);
         if (!token) throw new AppError('UNAUTHORIZED', 'Send your portal access token as Authorization: Bearer <token>');
         request.portalAuth = await deps.verifyPortalToken(token);
+        return;
+      }
+      case 'payments': {
+        const token = bearer(request);
+        if (!token) {
+          throw new AppError('UNAUTHORIZED', 'Send the token from POST /api/partners/{accountId}/authenticate as Authorization: Bearer <token>');
+        }
+        request.paymentsAuth = await deps.verifyPaymentsToken(token);
         return;
       }
       case 'operator': {

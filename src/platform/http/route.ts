@@ -10,6 +10,7 @@ const SECURITY: Record<AuthMode, Record<string, string[]>[]> = {
   widget: [{ PartnerKey: [] }],
   portal: [{ PortalToken: [] }],
   operator: [{ OperatorToken: [] }],
+  payments: [{ PaymentsToken: [] }],
   none: [],
 };
 
@@ -19,6 +20,7 @@ const AUTH_ERRORS: Record<AuthMode, number[]> = {
   widget: [401, 403, 429],
   portal: [401],
   operator: [401],
+  payments: [401, 403],
   none: [],
 };
 
@@ -28,6 +30,7 @@ const AUTH_NOTE: Record<AuthMode, string> = {
   widget: 'Auth: Widget (X-Partner-Key only, callable from browsers).',
   portal: 'Auth: portal access token (Authorization: Bearer).',
   operator: 'Auth: operator token (Authorization: Bearer).',
+  payments: 'Auth: Payments API token (Authorization: Bearer <token from authenticate>).',
   none: 'Auth: none.',
 };
 

@@ -1,0 +1,39 @@
+import { createHmac } from 'node:crypto';
+import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import type { Services } from '../../src/services.js';
+import type { TestContext } from '../harness/context.js';
+
+export interface PaymentsFixture {
+  partnerId: string;
+  accountId: string;
+  secretKey: string;
+  publicKey: string;
+  partnerNumber: number;
+}
+
+/** A sandbox payments account for a partner, created the way an operator would. */
+export async function createPaymentsAccount(services: Services, partnerId: string, environment: 'sandbox' | 'production' = 'sandbox'): Promise<PaymentsFixture> {
+  const a = await services.paymentsAccounts.create(partnerId, { environment });
+  return { partnerId, accountId: a.accountId, secretKey: a.secretKey, publicKey: a.publicKey, partnerNumber: a.partnerNumber };
+}
+
+/** Contract B3.1: hex(HMAC-SHA256(secret key, String(epoch))). */
+export const epochHmac = (secretKey: string, epoch: number) => createHmac('sha256', secretKey).update(String(epoch)).digest('hex');
+
+export async function paymentsToken(ctx: TestContext, account: PaymentsFixture): Promise<string> {
+  const hashEpoch = Math.floor(ctx.clock.now().getTime() / 1000);
+  const res = await ctx.app.inject({
+    method: 'POST',
+    url: `/api/partners/${account.accountId}/authenticate`,
+    payload: { hashEpoch, hmac: epochHmac(account.secretKey, hashEpoch) },
+  });
+  if (res.statusCode !== 200) throw new Error(`authenticate failed: ${res.statusCode} ${res.body}`);
+  return (res.json() as { token: string }).token;
+}
+
+/** A Payments API call with a bearer token. */
+export function paymentsCall(ctx: TestContext, token: string, method: string, url: string, body?: unknown): Promise<LightMyRequestResponse> {
+  const opts: InjectOptions = { method: method as InjectOptions['method'], url, headers: { authorization: `Bearer ${token}` } };
+  if (body !== undefined) opts.payload = body as InjectOptions['payload'];
+  return ctx.app.inject(opts);
+}
