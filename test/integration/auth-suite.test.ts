@@ -26,7 +26,9 @@ import { createPartner, type PartnerFixture } from '../factories/partners.js';
 import { createPool } from '../factories/rewards.js';
 import { createTestContext, OPERATOR_TOKEN, signed, type SigningKey, type TestContext } from '../harness/context.js';
 
-type Mode = 'hmac' | 'hmacSecret' | 'widget' | 'portal' | 'operator' | 'none';
+// Payments API routes (bearer token from /api/partners/{accountId}/authenticate) have their own
+// suite, payments-auth-suite.test.ts; here they only need to be recognised.
+type Mode = 'hmac' | 'hmacSecret' | 'widget' | 'portal' | 'operator' | 'payments' | 'none';
 type Env = 'sandbox' | 'production';
 
 interface RouteInfo {
@@ -94,6 +96,8 @@ function modeOf(method: string, security: Record<string, string[]>[] | undefined
       return 'portal';
     case 'OperatorToken':
       return 'operator';
+    case 'PaymentsToken':
+      return 'payments';
     default:
       return null;
   }
@@ -148,6 +152,7 @@ const PUBLIC_ROUTES = new Set([
   'POST /v1/partner/auth/register', // creates the login
   'POST /v1/partner/auth/login', // email + password in the body (A4.1)
   'POST /v1/partner/auth/refresh', // the refresh token is in the body
+  'POST /api/partners/{accountId}/authenticate', // the HMAC of the epoch is in the body (contract B3.1)
 ]);
 
 /** The documented route a request URL hits; a static segment wins over a parameter, as in the router. */
