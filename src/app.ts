@@ -26,6 +26,7 @@ import { runCampaignSchedule } from './modules/rewards/campaigns.scheduler.js';
 import { stakeholderTypesRoutes } from './modules/rewards/stakeholder-types.routes.js';
 import { webhooksRoutes } from './modules/webhooks/webhooks.routes.js';
 import { deliveriesRoutes } from './modules/webhooks/deliveries.routes.js';
+import { eventsRoutes } from './modules/webhooks/events.routes.js';
 import { paymentsRoutes } from './modules/payments/payments.routes.js';
 import { paymentsAdminRoutes } from './modules/payments/payments.admin.routes.js';
 import { onlyPaths, PARTNER_API_LINK, PAYMENTS_API_INFO } from './platform/http/openapi-split.js';
@@ -208,6 +209,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(deliveriesRoutes, { deliveries: services.deliveries });
   await app.register(paymentsRoutes, { accounts: services.paymentsAccounts, customers: services.customers });
   await app.register(paymentsAdminRoutes, { accounts: services.paymentsAccounts });
+  await app.register(eventsRoutes, { events: services.events });
   await app.register(rewardsAdminRoutes, {
     pools: services.pools,
     clock: services.partnerClock,

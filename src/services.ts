@@ -15,6 +15,7 @@ import { PoolsService } from './modules/rewards/pools.service.js';
 import { StakeholderTypesService } from './modules/rewards/stakeholder-types.js';
 import { WalletsService } from './modules/rewards/wallets.service.js';
 import { DeliveriesService } from './modules/webhooks/deliveries.service.js';
+import { EventsService } from './modules/webhooks/events.service.js';
 import { WebhookDispatcher, type DispatcherOptions } from './modules/webhooks/delivery.dispatcher.js';
 import { WebhooksService, type WebhooksOptions } from './modules/webhooks/webhooks.service.js';
 import type { Config } from './config.js';
@@ -85,6 +86,7 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
     webhooks,
     dispatcher,
     deliveries,
+    events: new EventsService(db),
     paymentsAccounts,
     processors,
     customers,
