@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { LightMyRequestResponse } from 'fastify';
 import { sql } from 'kysely';
 import { Webhook } from 'standardwebhooks';
 import type { WebhookDispatcher } from '../../src/modules/webhooks/delivery.dispatcher.js';
@@ -130,3 +131,41 @@ export function standardVerifiesNow(secret: string, r: Received): boolean {
     return false;
   }
 }
+
+export function json<T = Record<string, unknown>>(res: LightMyRequestResponse, status: number): T {
+  assert.equal(res.statusCode, status, res.body);
+  return res.json() as T;
+}
+
+export function assertError(res: LightMyRequestResponse, status: number, code: string) {
+  assert.equal(res.statusCode, status, res.body);
+  assert.equal(res.json().code, code, res.body);
+}
+
+/** The body of POST /v1/partner/webhooks/:id/test. */
+export interface TestResult {
+  delivered: boolean;
+  statusCode: number | null;
+  durationMs: number;
+  eventId: string;
+  deliveryId: string;
+  error: string | null;
+}
+
+/** Every field of a delivery in the partner API, sorted. */
+export const DELIVERY_FIELDS = [
+  'attempts',
+  'createdAt',
+  'deliveredAt',
+  'eventId',
+  'eventType',
+  'id',
+  'lastAttemptAt',
+  'lastError',
+  'lastLatencyMs',
+  'lastStatusCode',
+  'maxAttempts',
+  'nextAttemptAt',
+  'status',
+  'webhookId',
+];
