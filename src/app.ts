@@ -29,6 +29,7 @@ import { deliveriesRoutes } from './modules/webhooks/deliveries.routes.js';
 import { eventsRoutes } from './modules/webhooks/events.routes.js';
 import { paymentsRoutes } from './modules/payments/payments.routes.js';
 import { paymentsAdminRoutes } from './modules/payments/payments.admin.routes.js';
+import { catalogAdminRoutes, catalogRoutes } from './modules/payments/catalog.routes.js';
 import { onlyPaths, PARTNER_API_LINK, PAYMENTS_API_INFO } from './platform/http/openapi-split.js';
 import { eventComponents } from './modules/webhooks/event-catalogue.js';
 import type { Services } from './services.js';
@@ -209,6 +210,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(deliveriesRoutes, { deliveries: services.deliveries });
   await app.register(paymentsRoutes, { accounts: services.paymentsAccounts, customers: services.customers });
   await app.register(paymentsAdminRoutes, { accounts: services.paymentsAccounts });
+  await app.register(catalogRoutes, { catalog: services.catalog });
+  await app.register(catalogAdminRoutes, { catalog: services.catalog });
   await app.register(eventsRoutes, { events: services.events });
   await app.register(rewardsAdminRoutes, {
     pools: services.pools,

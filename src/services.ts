@@ -20,6 +20,7 @@ import { WebhookDispatcher, type DispatcherOptions } from './modules/webhooks/de
 import { WebhooksService, type WebhooksOptions } from './modules/webhooks/webhooks.service.js';
 import type { Config } from './config.js';
 import { PaymentsAccountsService } from './modules/payments/accounts.service.js';
+import { CatalogService } from './modules/payments/catalog.service.js';
 import { CustomersService } from './modules/payments/customers.service.js';
 import { PaymentsTokens } from './modules/payments/payments.tokens.js';
 import { Processors } from './modules/payments/processor.js';
@@ -67,6 +68,7 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
   const paymentsAccounts = new PaymentsAccountsService(db, box, new PaymentsTokens(deriveKey(masterKey, 'almoner/payments-jwt/v1'), clock), clock);
   const processors = new Processors();
   const customers = new CustomersService(db, processors, clock);
+  const catalog = new CatalogService(db, clock);
   return {
     db,
     clock,
@@ -90,6 +92,7 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
     paymentsAccounts,
     processors,
     customers,
+    catalog,
   };
 }
 

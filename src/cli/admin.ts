@@ -12,7 +12,9 @@ export const ADMIN_USAGE = `
   partners set-ip-allowlist ID CIDR,...|none
   payments create-account PARTNER_ID [sandbox|production]
                                               a Payments API account; prints its secret key once
-  payments accounts PARTNER_ID                list a partner's Payments API accounts`;
+  payments accounts PARTNER_ID                list a partner's Payments API accounts
+  payments add-connected-account ACCOUNT_ID PERCENT [DESCRIPTION]
+                                              a Connect account taking PERCENT of each donation`;
 
 type Print = (line: string) => void;
 
@@ -113,6 +115,14 @@ async function runPaymentsCommand(services: Services, args: string[], print: Pri
     case 'accounts':
       print(JSON.stringify(await services.paymentsAccounts.listForPartner(requireArg(id, 'partner id')), null, 2));
       return true;
+    case 'add-connected-account': {
+      const percent = requireArg(value, 'percentage cut');
+      if (!/^\d{1,3}(\.\d{1,2})?$/.test(percent) || Number(percent) > 100) throw new CliUsageError('percentage cut must be a number from 0 to 100 with at most 2 decimals');
+      const description = args.slice(3).join(' ') || undefined;
+      const created = await services.catalog.createConnected(requireArg(id, 'payments account id'), { percentageCut: Number(percent), ...(description ? { description } : {}) });
+      print(JSON.stringify(created, null, 2));
+      return true;
+    }
     default:
       throw new CliUsageError(`unknown payments subcommand "${sub ?? ''}"`);
   }

@@ -62,6 +62,13 @@ const FIXTURES: Record<string, (w: World) => Promise<string>> = {
     assert.equal(res.statusCode, 201, res.body);
     return (res.json() as { customerId: string }).customerId;
   },
+  productId: async (w) => {
+    const res = await paymentsCall(ctx, w.token, 'POST', '/api/products', { name: 'Fixture product' });
+    assert.equal(res.statusCode, 200, res.body);
+    return (res.json() as { productId: string }).productId;
+  },
+  // The connected account's id (a Stripe Connect account), registered by the operator.
+  accountId: async (w) => (await ctx.services.catalog.createConnected(w.account.accountId, { percentageCut: 10 })).paymentProcessorAccountId,
   customerExternalId: async (w) => {
     const externalId = `ext-${Math.random().toString(36).slice(2)}`;
     const res = await paymentsCall(ctx, w.token, 'POST', '/api/customers', { externalId });
@@ -80,11 +87,17 @@ async function fill(r: Route, w: World): Promise<string | undefined> {
   return url;
 }
 
+/** A valid body where `{}` is not one, so a foreign id is judged by ownership and not by validation. */
+const BODIES: Record<string, unknown> = {
+  'POST /api/products/{productId}/prices': { currency: 'usd', unitAmount: 500 },
+};
+
 function request(r: Route, url: string, authorization?: string): InjectOptions {
   const headers: Record<string, string> = authorization ? { authorization } : {};
   const withBody = r.method !== 'GET' && r.method !== 'DELETE';
   if (withBody) headers['content-type'] = 'application/json';
-  return { method: r.method as InjectOptions['method'], url, headers, ...(withBody ? { payload: '{}' } : {}) };
+  const body = JSON.stringify(BODIES[`${r.method} ${r.template}`] ?? {});
+  return { method: r.method as InjectOptions['method'], url, headers, ...(withBody ? { payload: body } : {}) };
 }
 
 async function send(r: Route, opts: InjectOptions): Promise<LightMyRequestResponse> {

@@ -32,3 +32,33 @@ export interface PaymentCustomersTable {
   created_at: Timestamp;
   updated_at: Timestamp;
 }
+
+export type Interval = 'day' | 'week' | 'month' | 'year';
+
+export interface PaymentProductsTable {
+  id: string;
+  account_id: string;
+  name: string;
+  created_at: Timestamp;
+}
+
+export interface PaymentPricesTable {
+  id: string;
+  account_id: string;
+  product_id: string;
+  currency: string;
+  unit_amount: bigint;
+  type: 'one_time' | 'recurring';
+  recurring_interval: Interval | null;
+  is_custom_amount: Generated<boolean>;
+  created_at: Timestamp;
+}
+
+export interface ConnectedAccountsTable {
+  id: string;
+  account_id: string;
+  cut_bps: number;
+  description: string | null;
+  is_default: Generated<boolean>;
+  created_at: Timestamp;
+}

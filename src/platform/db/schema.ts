@@ -1,5 +1,12 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
-import type { PaymentCustomersTable, PaymentsAccountsTable, PaymentsPartnersTable } from './schema.payments.js';
+import type {
+  ConnectedAccountsTable,
+  PaymentCustomersTable,
+  PaymentPricesTable,
+  PaymentProductsTable,
+  PaymentsAccountsTable,
+  PaymentsPartnersTable,
+} from './schema.payments.js';
 import type { WebhookAttemptsTable, WebhookDeliveriesTable, WebhookEndpointsTable, WebhookFanoutCursorTable } from './schema.webhooks.js';
 
 /**
@@ -319,6 +326,9 @@ export interface Database {
   payments_partners: PaymentsPartnersTable;
   payments_accounts: PaymentsAccountsTable;
   payment_customers: PaymentCustomersTable;
+  payment_products: PaymentProductsTable;
+  payment_prices: PaymentPricesTable;
+  connected_accounts: ConnectedAccountsTable;
 }
 
 export type PartnerRow = Selectable<PartnersTable>;
