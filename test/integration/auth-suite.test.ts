@@ -25,6 +25,7 @@ import { signPartnerRequest } from '../../src/platform/crypto/signing.js';
 import { createPartner, type PartnerFixture } from '../factories/partners.js';
 import { createPool } from '../factories/rewards.js';
 import { createTestContext, OPERATOR_TOKEN, signed, type SigningKey, type TestContext } from '../harness/context.js';
+import { Receiver } from '../harness/receiver.js';
 
 // Payments API routes (bearer token from /api/partners/{accountId}/authenticate) have their own
 // suite, payments-auth-suite.test.ts; here they only need to be recognised.
@@ -52,7 +53,11 @@ interface OpenApiDoc {
 }
 
 const ctx: TestContext = await createTestContext();
+// Sandbox webhook endpoints point here, so the suite's test sends stay on 127.0.0.1.
+const hookReceiver = await new Receiver().start();
 after(async () => {
+  await hookReceiver.close();
+  ctx.services.dispatcher.close();
   await ctx.close();
 });
 
@@ -261,6 +266,15 @@ function webhookBody() {
   return { url: `https://hooks.example.com/suite/${hex(4)}`, eventTypes: ['action.completed'] };
 }
 
+/**
+ * An endpoint whose test sends go nowhere outside this machine in sandbox (the local receiver). A
+ * production endpoint must be a public https host; hooks.example.com (a reserved domain, RFC 2606)
+ * has no address, so its test sends fail at the lookup, before any connection.
+ */
+function webhookBodyFor(env: Env) {
+  return env === 'sandbox' ? { url: `${hookReceiver.url}/suite/${hex(4)}`, eventTypes: ['action.completed'] } : webhookBody();
+}
+
 function actionBody() {
   return {
     idempotencyKey: `suite_${hex(6)}`,
@@ -346,8 +360,20 @@ const RESOURCE_FIXTURES: ResourceFixture[] = [
     pattern: /^\/v1\/partner\/webhooks\/\{id\}(\/|$)/,
     collection: '/v1/partner/webhooks',
     scope: 'environment',
-    create: (owner) => createdThrough(owner, '/v1/partner/webhooks', webhookBody(), 'a webhook endpoint'),
-    bodies: { PATCH: () => ({ description: 'Changed by the suite' }) },
+    create: (owner) => createdThrough(owner, '/v1/partner/webhooks', webhookBodyFor(owner.env), 'a webhook endpoint'),
+    // POST .../recover is the only item POST with a body (test and rotate-secret take none).
+    bodies: { PATCH: () => ({ description: 'Changed by the suite' }), POST: () => ({ since: '2026-01-01T00:00:00.000Z' }) },
+  },
+  {
+    // A webhook.test delivery: the test send is the one way the API creates a delivery at once.
+    name: 'webhook delivery',
+    pattern: /^\/v1\/partner\/webhooks\/deliveries\/\{deliveryId\}(\/|$)/,
+    scope: 'environment',
+    async create(owner) {
+      const { id } = await createdThrough(owner, '/v1/partner/webhooks', webhookBodyFor(owner.env), 'a webhook endpoint');
+      const res = await inject(signed(ctx.clock, sk(pairOf(owner.partner, owner.env)), 'POST', `/v1/partner/webhooks/${id}/test`));
+      return { deliveryId: String(created(res, 'a test delivery').deliveryId) };
+    },
   },
   {
     name: 'API key',
