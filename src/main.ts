@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from './config.js';
 import { MigrationError } from './platform/db/migrate.js';
 import { ensureSandboxPartner } from './modules/partners/sandbox.js';
 import { runAdminCommand, ADMIN_USAGE } from './cli/admin.js';
+import { runWebhooksCommand, WEBHOOKS_USAGE } from './cli/webhooks-listen.js';
 import { startBackgroundWork } from './worker.js';
 import { ensureSandboxRewards } from './modules/rewards/sandbox.js';
 import { ensureSandboxPayments } from './modules/payments/sandbox.js';
@@ -14,6 +15,7 @@ const USAGE = `almoner <command>
   worker             run background work (webhook delivery, schedules) in its own process
   migrate            apply pending database migrations and exit
 ${ADMIN_USAGE}
+${WEBHOOKS_USAGE}
 Configuration comes from environment variables; see .env.example.`;
 
 async function serve() {
@@ -109,6 +111,13 @@ async function main(argv: string[]) {
       return migrateOnly();
     case 'worker':
       return worker();
+    case 'webhooks':
+      // A client of the API: it boots no database. Its three variables are its own, not server config.
+      process.exitCode = await runWebhooksCommand(rest, process.env, {
+        out: (line) => process.stdout.write(`${line}\n`),
+        err: (line) => process.stderr.write(`${line}\n`),
+      });
+      return;
     case undefined:
     case 'help':
     case '--help':
