@@ -8,7 +8,18 @@ export interface NewAccount {
   id: string;
   partnerId: string | null;
   environment: 'sandbox' | 'production' | null;
-  kind: 'POOL' | 'WALLET' | 'ISSUANCE' | 'ALLOCATION' | 'REDEMPTION' | 'EXPIRED';
+  kind:
+    | 'POOL'
+    | 'WALLET'
+    | 'ISSUANCE'
+    | 'ALLOCATION'
+    | 'REDEMPTION'
+    | 'EXPIRED'
+    | 'PAYMENTS_CLEARING'
+    | 'PROCESSOR_FEES'
+    | 'PARTNER_CUT'
+    | 'PLATFORM_TIPS'
+    | 'DESTINATION';
   asset: string;
   allowNegative?: boolean;
 }

@@ -1,4 +1,4 @@
-import type { Generated } from 'kysely';
+import type { ColumnType, Generated } from 'kysely';
 import type { Environment, Timestamp } from './schema.js';
 
 export interface PaymentsPartnersTable {
@@ -61,4 +61,89 @@ export interface ConnectedAccountsTable {
   description: string | null;
   is_default: Generated<boolean>;
   created_at: Timestamp;
+}
+
+type JsonDoc<T> = ColumnType<T, string, string>;
+type NullableDate = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+
+export type PaymentMethodStatus = 'active' | 'new' | 'verified' | 'verification_failed';
+
+export interface PaymentMethodsTable {
+  id: string;
+  account_id: string;
+  customer_id: string | null;
+  type: 'card' | 'us_bank_account';
+  card_brand: string | null;
+  card_last4: string | null;
+  card_exp_month: number | null;
+  card_exp_year: number | null;
+  bank_name: string | null;
+  bank_last4: string | null;
+  bank_routing: string | null;
+  status: PaymentMethodStatus;
+  verify_attempts: Generated<number>;
+  sandbox_outcome: string | null;
+  billing_details: ColumnType<Record<string, unknown>, string | undefined, string>;
+  created_at: Timestamp;
+  detached_at: NullableDate;
+}
+
+export interface SetupIntentsTable {
+  id: string;
+  account_id: string;
+  customer_id: string | null;
+  client_secret: string;
+  status: 'requires_payment_method' | 'requires_action' | 'succeeded' | 'canceled';
+  payment_method_id: string | null;
+  last_error: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export type PaymentIntentStatus = 'requires_payment_method' | 'requires_action' | 'processing' | 'succeeded' | 'canceled';
+
+export interface PaymentIntentsTable {
+  id: string;
+  account_id: string;
+  customer_id: string | null;
+  client_secret: string;
+  amount: bigint;
+  tip: bigint;
+  currency: string;
+  status: PaymentIntentStatus;
+  payment_method_id: string | null;
+  persist_payment_method: boolean;
+  donation: JsonDoc<Record<string, unknown>>;
+  charge_id: string | null;
+  last_error: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export type ChargeStatus = 'pending' | 'succeeded' | 'failed' | 'refunded';
+
+export interface ChargesTable {
+  id: string;
+  account_id: string;
+  customer_id: string | null;
+  payment_intent_id: string | null;
+  payment_method_id: string;
+  method_type: 'card' | 'us_bank_account';
+  currency: string;
+  amount: bigint;
+  tip: bigint;
+  gross: bigint;
+  fee: bigint;
+  partner_cut: bigint;
+  destination_amount: bigint;
+  connected_account_id: string | null;
+  status: ChargeStatus;
+  failure_code: string | null;
+  failure_message: string | null;
+  donation: JsonDoc<Record<string, unknown>>;
+  ledger_transaction_id: string | null;
+  refunded_amount: Generated<bigint>;
+  settles_at: NullableDate;
+  created_at: Timestamp;
+  updated_at: Timestamp;
 }

@@ -1,6 +1,10 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
 import type {
+  ChargesTable,
   ConnectedAccountsTable,
+  PaymentIntentsTable,
+  PaymentMethodsTable,
+  SetupIntentsTable,
   PaymentCustomersTable,
   PaymentPricesTable,
   PaymentProductsTable,
@@ -329,6 +333,10 @@ export interface Database {
   payment_products: PaymentProductsTable;
   payment_prices: PaymentPricesTable;
   connected_accounts: ConnectedAccountsTable;
+  payment_methods: PaymentMethodsTable;
+  setup_intents: SetupIntentsTable;
+  payment_intents: PaymentIntentsTable;
+  charges: ChargesTable;
 }
 
 export type PartnerRow = Selectable<PartnersTable>;
