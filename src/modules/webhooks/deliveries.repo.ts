@@ -37,7 +37,8 @@ export const deliveriesRepo = {
       .set({
         status: 'PENDING',
         next_attempt_at: now,
-        max_attempts: sql`greatest(attempts + 1, ${maxAttempts})`,
+        // A test send is never retried by itself, a manual retry of one included.
+        max_attempts: sql`CASE WHEN event_type = 'webhook.test' THEN attempts + 1 ELSE greatest(attempts + 1, ${maxAttempts}) END`,
         claim_token: null,
         updated_at: now,
       })
