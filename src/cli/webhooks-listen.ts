@@ -62,7 +62,7 @@ const MAX_API_BACKOFF_MS = 30_000;
 export async function runWebhooksCommand(args: string[], env: Record<string, string | undefined>, io: ListenIo): Promise<number> {
   const [sub, ...rest] = args;
   if (sub !== 'listen') {
-    io.err(`unknown webhooks command ${sub === undefined ? '' : `"${sub}"`}; usage:${WEBHOOKS_USAGE}`);
+    io.err(`${sub === undefined ? 'missing webhooks command' : `unknown webhooks command "${sub}"`}; usage:${WEBHOOKS_USAGE}`);
     return 2;
   }
   let options: ListenOptions;

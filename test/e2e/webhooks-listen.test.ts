@@ -176,6 +176,17 @@ test('listen forwards new events to a local URL, signed with the session secret,
     assert.ok(!l.output().includes(creds.hmacSecret), 'the HMAC secret is never printed');
     assert.equal(await stop(l), 0, l.output());
     assert.match(l.stdout(), /> Stopped\./);
+
+    // A refusal that retrying cannot fix ends the session with the server's reason, and still no secret.
+    const wrongHmac = 'f'.repeat(64);
+    const refused = start(['webhooks', 'listen', '--forward-to', `${receiver.url}/hooks`, '--api', `http://127.0.0.1:${port}`], {
+      ALMONER_SECRET_KEY: creds.secretKey,
+      ALMONER_HMAC_SECRET: wrongHmac,
+    });
+    const code = await new Promise<number | null>((r) => refused.child.once('exit', (c) => r(c)));
+    assert.equal(code, 1, refused.output());
+    assert.match(refused.output(), /401 INVALID_SIGNATURE/);
+    assert.ok(!refused.output().includes(creds.secretKey) && !refused.output().includes(wrongHmac), refused.output());
   } finally {
     if (listen) await stop(listen);
     await receiver.close();
