@@ -5,12 +5,15 @@ import { AppError } from '../../platform/errors.js';
 /**
  * What the payments domain needs from a payment processor. Domain code talks only to this; the
  * sandbox implements it offline, the Stripe adapter maps it onto Stripe's API, and neither leaks
- * its own types through it.
+ * its own types through it. The interface grows by area (customers here; payment methods, setup
+ * intents and bank accounts; charges) so each area's operations sit beside its service.
  */
-export interface PaymentProcessor {
+export interface CustomerOps {
   createCustomer(input: { email: string | null; name: string | null; externalId: string | null }): Promise<{ id: string }>;
   updateCustomer(id: string, input: { email?: string | null; name?: string | null }): Promise<void>;
 }
+
+export type PaymentProcessor = CustomerOps;
 
 /** Offline processor: ids shaped like Stripe's, nothing leaves the process. */
 export class SandboxProcessor implements PaymentProcessor {
