@@ -26,11 +26,23 @@ interface OpenApiDoc {
   paths: Record<string, Record<string, unknown>>;
 }
 
-async function fetchDocument(): Promise<OpenApiDoc> {
-  const res = await ctx.app.inject({ method: 'GET', url: '/partner-api/openapi.json' });
+async function fetchOne(url: string): Promise<OpenApiDoc> {
+  const res = await ctx.app.inject({ method: 'GET', url });
   assert.equal(res.statusCode, 200, res.body);
   assert.match(String(res.headers['content-type']), /application\/json/);
   return res.json() as OpenApiDoc;
+}
+
+/**
+ * The Partner API and the Payments API are published as two documents; together they must cover
+ * every route, so the checks below run on their union.
+ */
+async function fetchDocument(): Promise<OpenApiDoc> {
+  const partner = await fetchOne('/partner-api/openapi.json');
+  const payments = await fetchOne('/payments-api/openapi.json');
+  const overlap = Object.keys(payments.paths).filter((p) => p in partner.paths);
+  assert.deepEqual(overlap, [], 'a path is in both documents');
+  return { ...partner, paths: { ...partner.paths, ...payments.paths } };
 }
 
 /**
@@ -59,12 +71,13 @@ function registeredRoutes(tree: string): { method: string; path: string }[] {
 /** Fastify's `:id` is OpenAPI's `{id}`. */
 const toOpenApiPath = (path: string) => path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
 
-test('GET /partner-api/openapi.json is a valid OpenAPI 3 document', async () => {
-  const doc = await fetchDocument();
-  assert.match(doc.openapi, /^3\./);
-  // The parser dereferences in place; validate a copy so the checks below see the original.
-  const copy = structuredClone(doc);
-  await SwaggerParser.validate(copy as unknown as ParserDocument);
+test('GET /partner-api/openapi.json and /payments-api/openapi.json are valid OpenAPI 3 documents', async () => {
+  for (const url of ['/partner-api/openapi.json', '/payments-api/openapi.json']) {
+    const doc = await fetchOne(url);
+    assert.match(doc.openapi, /^3\./);
+    // The parser dereferences in place; validate a copy so the checks below see the original.
+    await SwaggerParser.validate(structuredClone(doc) as unknown as ParserDocument);
+  }
 });
 
 test('the route-tree parser reads nested and parameterised routes', () => {
@@ -111,7 +124,7 @@ test('every registered route appears in the document with its method, and nothin
 
   const missing: string[] = [];
   for (const { method, path } of routes) {
-    if (path === '/partner-api' || path.startsWith('/partner-api/')) continue; // the docs themselves
+    if (/^\/(partner|payments)-api(\/|$)/.test(path)) continue; // the docs themselves
     if (method === 'OPTIONS') continue; // CORS preflight
     // Fastify adds a HEAD twin to every GET route; the document describes the GET.
     if (method === 'HEAD' && served.has(`GET ${path}`)) continue;
@@ -178,5 +191,7 @@ test('GET /partner-api serves the Swagger UI page, wired to the document', async
   const resolved = new URL(specUrl, 'http://localhost/partner-api/').pathname;
   const spec = await ctx.app.inject({ method: 'GET', url: resolved });
   assert.equal(spec.statusCode, 200, `${resolved}: ${spec.body}`);
-  assert.deepEqual(Object.keys(spec.json().paths).sort(), Object.keys((await fetchDocument()).paths).sort());
+  assert.deepEqual(Object.keys(spec.json().paths).sort(), Object.keys((await fetchOne('/partner-api/openapi.json')).paths).sort());
+  const payments = await ctx.app.inject({ method: 'GET', url: '/payments-api/json' });
+  assert.deepEqual(Object.keys(payments.json().paths).sort(), Object.keys((await fetchOne('/payments-api/openapi.json')).paths).sort());
 });
