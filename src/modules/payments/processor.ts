@@ -1,6 +1,7 @@
 import { prefixedId } from '../../platform/crypto/ids.js';
 import type { PaymentsAuth } from '../../platform/http/auth.js';
 import { AppError } from '../../platform/errors.js';
+import { sandboxCharges, type ChargeOps } from './processor.charges.js';
 
 /**
  * What the payments domain needs from a payment processor. Domain code talks only to this; the
@@ -13,7 +14,7 @@ export interface CustomerOps {
   updateCustomer(id: string, input: { email?: string | null; name?: string | null }): Promise<void>;
 }
 
-export type PaymentProcessor = CustomerOps;
+export type PaymentProcessor = CustomerOps & ChargeOps;
 
 /** Offline processor: ids shaped like Stripe's, nothing leaves the process. */
 export class SandboxProcessor implements PaymentProcessor {
@@ -22,6 +23,9 @@ export class SandboxProcessor implements PaymentProcessor {
   }
 
   async updateCustomer(): Promise<void> {}
+
+  charge = sandboxCharges.charge;
+  settle = sandboxCharges.settle;
 }
 
 export class Processors {

@@ -147,3 +147,12 @@ export interface ChargesTable {
   created_at: Timestamp;
   updated_at: Timestamp;
 }
+
+export interface PaymentsIdempotencyTable {
+  account_id: string;
+  key: string;
+  request_hash: string;
+  status_code: number;
+  response: ColumnType<unknown, string, string>;
+  created_at: Timestamp;
+}

@@ -4,6 +4,7 @@ import type {
   ConnectedAccountsTable,
   PaymentIntentsTable,
   PaymentMethodsTable,
+  PaymentsIdempotencyTable,
   SetupIntentsTable,
   PaymentCustomersTable,
   PaymentPricesTable,
@@ -337,6 +338,7 @@ export interface Database {
   setup_intents: SetupIntentsTable;
   payment_intents: PaymentIntentsTable;
   charges: ChargesTable;
+  payments_idempotency: PaymentsIdempotencyTable;
 }
 
 export type PartnerRow = Selectable<PartnersTable>;

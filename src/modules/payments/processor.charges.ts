@@ -1,0 +1,47 @@
+import { ACH_SETTLEMENT_DAYS, DECLINE_MESSAGES, TEST_BANK_ACCOUNTS, type CardOutcome } from './sandbox-cards.js';
+
+export interface ChargeRequest {
+  paymentMethod: { id: string; type: 'card' | 'us_bank_account'; sandboxOutcome: string | null; bankLast4: string | null };
+  gross: bigint;
+  currency: string;
+  description: string | null;
+  statementDescriptor: string | null;
+  /** Connect destination charge: the partner's account and its cut as the application fee. */
+  connectedAccountId: string | null;
+  partnerCut: bigint;
+  metadata: Record<string, string>;
+}
+
+export type ChargeResult =
+  | { status: 'succeeded' }
+  | { status: 'pending'; settlesInDays: number }
+  | { status: 'failed'; code: string; message: string };
+
+export interface ChargeOps {
+  charge(request: ChargeRequest): Promise<ChargeResult>;
+  /** How a pending bank debit ends (sandbox: by the test account number). */
+  settle(paymentMethod: ChargeRequest['paymentMethod']): Promise<{ status: 'succeeded' } | { status: 'failed'; code: string; message: string }>;
+}
+
+/** Stripe test-mode behaviour: the card's test number decides; bank debits settle days later. */
+export const sandboxCharges: ChargeOps = {
+  async charge(request) {
+    if (request.paymentMethod.type === 'us_bank_account') return { status: 'pending', settlesInDays: ACH_SETTLEMENT_DAYS };
+    const outcome = (request.paymentMethod.sandboxOutcome ?? 'succeeds') as CardOutcome;
+    if (outcome === 'succeeds') return { status: 'succeeded' };
+    return { status: 'failed', code: outcome, message: DECLINE_MESSAGES[outcome] };
+  },
+  async settle(paymentMethod) {
+    const outcome = paymentMethod.sandboxOutcome ?? 'succeeds';
+    if (outcome === 'succeeds') return { status: 'succeeded' };
+    const messages: Record<string, string> = {
+      no_account: 'The bank account could not be located.',
+      account_closed: 'The bank account has been closed.',
+      insufficient_funds: 'The bank account has insufficient funds.',
+    };
+    return { status: 'failed', code: outcome, message: messages[outcome] ?? 'The bank debit failed.' };
+  },
+};
+
+/** Which ACH test outcome a bank account number stands for; real-looking numbers succeed. */
+export const bankOutcome = (accountNumber: string) => TEST_BANK_ACCOUNTS.get(accountNumber) ?? 'succeeds';
