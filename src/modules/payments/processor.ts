@@ -1,6 +1,7 @@
 import { prefixedId } from '../../platform/crypto/ids.js';
 import type { PaymentsAuth } from '../../platform/http/auth.js';
 import { AppError } from '../../platform/errors.js';
+import { SandboxMethods, type MethodOps } from './processor.methods.js';
 import { sandboxCharges, type ChargeOps } from './processor.charges.js';
 
 /**
@@ -14,10 +15,10 @@ export interface CustomerOps {
   updateCustomer(id: string, input: { email?: string | null; name?: string | null }): Promise<void>;
 }
 
-export type PaymentProcessor = CustomerOps & ChargeOps;
+export type PaymentProcessor = CustomerOps & ChargeOps & MethodOps;
 
 /** Offline processor: ids shaped like Stripe's, nothing leaves the process. */
-export class SandboxProcessor implements PaymentProcessor {
+export class SandboxProcessor extends SandboxMethods implements PaymentProcessor {
   async createCustomer(): Promise<{ id: string }> {
     return { id: prefixedId('cus', 14) };
   }
