@@ -30,6 +30,7 @@ import { eventsRoutes } from './modules/webhooks/events.routes.js';
 import { paymentsRoutes } from './modules/payments/payments.routes.js';
 import { paymentsAdminRoutes } from './modules/payments/payments.admin.routes.js';
 import { catalogAdminRoutes, catalogRoutes } from './modules/payments/catalog.routes.js';
+import { chargesRoutes } from './modules/payments/charges.routes.js';
 import { onlyPaths, PARTNER_API_LINK, PAYMENTS_API_INFO } from './platform/http/openapi-split.js';
 import { eventComponents } from './modules/webhooks/event-catalogue.js';
 import type { Services } from './services.js';
@@ -212,6 +213,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(paymentsAdminRoutes, { accounts: services.paymentsAccounts });
   await app.register(catalogRoutes, { catalog: services.catalog });
   await app.register(catalogAdminRoutes, { catalog: services.catalog });
+  await app.register(chargesRoutes, { charges: services.charges });
   await app.register(eventsRoutes, { events: services.events });
   await app.register(rewardsAdminRoutes, {
     pools: services.pools,

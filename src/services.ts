@@ -21,6 +21,7 @@ import { WebhooksService, type WebhooksOptions } from './modules/webhooks/webhoo
 import type { Config } from './config.js';
 import { PaymentsAccountsService } from './modules/payments/accounts.service.js';
 import { CatalogService } from './modules/payments/catalog.service.js';
+import { ChargesService } from './modules/payments/charges.service.js';
 import { CustomersService } from './modules/payments/customers.service.js';
 import { PaymentsTokens } from './modules/payments/payments.tokens.js';
 import { Processors } from './modules/payments/processor.js';
@@ -69,6 +70,7 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
   const processors = new Processors();
   const customers = new CustomersService(db, processors, clock);
   const catalog = new CatalogService(db, clock);
+  const charges = new ChargesService(db, processors, customers, catalog, partnerClock, clock);
   return {
     db,
     clock,
@@ -93,6 +95,7 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
     processors,
     customers,
     catalog,
+    charges,
   };
 }
 

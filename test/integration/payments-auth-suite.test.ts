@@ -90,6 +90,7 @@ async function fill(r: Route, w: World): Promise<string | undefined> {
 /** A valid body where `{}` is not one, so a foreign id is judged by ownership and not by validation. */
 const BODIES: Record<string, unknown> = {
   'POST /api/products/{productId}/prices': { currency: 'usd', unitAmount: 500 },
+  'POST /api/customers/{customerId}/charges': { amount: 1000, paymentMethodId: 'pm_card_visa', charityId: 1 },
 };
 
 function request(r: Route, url: string, authorization?: string): InjectOptions {

@@ -1,0 +1,51 @@
+import { sql, type Insertable, type Kysely, type Transaction, type Updateable } from 'kysely';
+import type { Database } from '../../platform/db/schema.js';
+import type { ChargesTable, PaymentMethodsTable } from '../../platform/db/schema.payments.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+export const chargesRepo = {
+  insert: (db: Db, row: Insertable<ChargesTable>) => db.insertInto('charges').values(row).returningAll().executeTakeFirstOrThrow(),
+
+  update: (db: Db, id: string, patch: Updateable<ChargesTable>) =>
+    db.updateTable('charges').set(patch).where('id', '=', id).returningAll().executeTakeFirst(),
+
+  find: (db: Db, accountId: string, id: string) =>
+    db.selectFrom('charges').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst(),
+
+  listForCustomer: (db: Db, accountId: string, customerId: string, limit: number) =>
+    db
+      .selectFrom('charges')
+      .selectAll()
+      .where('account_id', '=', accountId)
+      .where('customer_id', '=', customerId)
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(limit)
+      .execute(),
+
+  /**
+   * Pending bank debits whose settlement day has come by their partner's clock (a sandbox clock may
+   * run ahead of real time). Locked so two workers never settle one twice.
+   */
+  dueForSettlement: async (trx: Transaction<Database>, now: Date, limit: number) =>
+    (
+      await sql<{ id: string; account_id: string }>`
+        SELECT c.id, c.account_id
+        FROM charges c
+        JOIN payments_accounts a ON a.id = c.account_id
+        JOIN partners p ON p.id = a.partner_id
+        WHERE c.status = 'pending'
+          AND c.settles_at <= ${now}::timestamptz + CASE WHEN a.environment = 'sandbox'
+                                                         THEN p.sandbox_clock_offset_ms * interval '1 millisecond'
+                                                         ELSE interval '0' END
+        ORDER BY c.settles_at
+        LIMIT ${limit}
+        FOR UPDATE OF c SKIP LOCKED`.execute(trx)
+    ).rows,
+
+  findMethod: (db: Db, accountId: string, id: string) =>
+    db.selectFrom('payment_methods').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst(),
+
+  insertMethod: (db: Db, row: Insertable<PaymentMethodsTable>) => db.insertInto('payment_methods').values(row).returningAll().executeTakeFirstOrThrow(),
+};
