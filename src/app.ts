@@ -28,6 +28,7 @@ import { webhooksRoutes } from './modules/webhooks/webhooks.routes.js';
 import { deliveriesRoutes } from './modules/webhooks/deliveries.routes.js';
 import { eventsRoutes } from './modules/webhooks/events.routes.js';
 import { paymentsRoutes } from './modules/payments/payments.routes.js';
+import { paymentMethodsRoutes } from './modules/payments/payment-methods.routes.js';
 import { paymentsAdminRoutes } from './modules/payments/payments.admin.routes.js';
 import { catalogAdminRoutes, catalogRoutes } from './modules/payments/catalog.routes.js';
 import { chargesRoutes } from './modules/payments/charges.routes.js';
@@ -210,6 +211,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(webhooksRoutes, { webhooks: services.webhooks });
   await app.register(deliveriesRoutes, { deliveries: services.deliveries });
   await app.register(paymentsRoutes, { accounts: services.paymentsAccounts, customers: services.customers });
+  await app.register(paymentMethodsRoutes, { paymentMethods: services.paymentMethods });
   await app.register(paymentsAdminRoutes, { accounts: services.paymentsAccounts });
   await app.register(catalogRoutes, { catalog: services.catalog });
   await app.register(catalogAdminRoutes, { catalog: services.catalog });

@@ -23,6 +23,7 @@ import { PaymentsAccountsService } from './modules/payments/accounts.service.js'
 import { CatalogService } from './modules/payments/catalog.service.js';
 import { ChargesService } from './modules/payments/charges.service.js';
 import { CustomersService } from './modules/payments/customers.service.js';
+import { PaymentMethodsService } from './modules/payments/payment-methods.service.js';
 import { PaymentsTokens } from './modules/payments/payments.tokens.js';
 import { Processors } from './modules/payments/processor.js';
 
@@ -69,6 +70,7 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
   const paymentsAccounts = new PaymentsAccountsService(db, box, new PaymentsTokens(deriveKey(masterKey, 'almoner/payments-jwt/v1'), clock), clock);
   const processors = new Processors();
   const customers = new CustomersService(db, processors, clock);
+  const paymentMethods = new PaymentMethodsService(db, processors, customers, clock);
   const catalog = new CatalogService(db, clock);
   const charges = new ChargesService(db, processors, customers, catalog, partnerClock, clock);
   return {
@@ -94,6 +96,7 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
     paymentsAccounts,
     processors,
     customers,
+    paymentMethods,
     catalog,
     charges,
   };
