@@ -5,12 +5,15 @@ import type { Database } from '../../platform/db/schema.js';
 import { newEvent, writeEvents } from '../../platform/outbox/outbox.js';
 import { DeliveryClient, systemResolver, type Resolver } from './delivery.http.js';
 import { disableReason, isSuccess, MAX_ATTEMPTS, nextStep, type AttemptResult } from './delivery.policy.js';
-import { dispatchRepo, type AttemptRecord, type ClaimedDelivery, type HealthChange } from './dispatch.repo.js';
+import { dispatchRepo, keyedPlans, type AttemptRecord, type ClaimedDelivery, type HealthChange } from './dispatch.repo.js';
 import { signedDeliveryHeaders } from './webhooks.signing.js';
 import type { WebhooksService } from './webhooks.service.js';
 
 export interface DispatcherOptions {
-  /** Deliveries claimed per query, and events fanned out per transaction. */
+  /**
+   * Events fanned out per transaction, and deliveries a running dispatcher keeps claimed ahead of
+   * sending, so a slot that frees up is refilled at once instead of after a claim's round trip.
+   */
   batchSize: number;
   /** Deliveries this process runs at once, over all endpoints. */
   maxInFlight: number;
@@ -28,6 +31,8 @@ export interface DispatcherOptions {
   random: () => number;
 }
 
+const FLUSH_GATHER_MS = 5;
+
 export const DEFAULT_DISPATCHER_OPTIONS: DispatcherOptions = {
   batchSize: 200,
   maxInFlight: 256,
@@ -40,6 +45,12 @@ export const DEFAULT_DISPATCHER_OPTIONS: DispatcherOptions = {
   resolver: systemResolver,
   random: Math.random,
 };
+
+interface Queued {
+  delivery: ClaimedDelivery;
+  token: string;
+  leaseUntil: number;
+}
 
 interface Finished {
   delivery: ClaimedDelivery;
@@ -60,11 +71,17 @@ export interface Dispatcher {
 export class WebhookDispatcher {
   readonly options: DispatcherOptions;
   private readonly client: DeliveryClient;
+  /** Deliveries being sent, per endpoint. */
   private readonly busy = new Map<string, number>();
+  /** Claimed by start()'s claim loop and not yet sent, per endpoint, oldest first. */
+  private readonly queued = new Map<string, Queued[]>();
+  private queuedCount = 0;
   private inFlight = 0;
   private finished: Finished[] = [];
+  private readonly secrets = new Map<string, string[]>();
   private flushing: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
+  private wakeFanOut: (() => void) | undefined;
+  private wakeClaim: (() => void) | undefined;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -95,7 +112,7 @@ export class WebhookDispatcher {
     await this.fanOutAll();
     let attempts = 0;
     for (;;) {
-      const claimed = await this.claim(this.options.batchSize);
+      const claimed = await this.claim(this.options.batchSize, this.options.perEndpointConcurrency, this.busy);
       if (claimed.length === 0) break;
       await Promise.all(claimed.map(({ delivery, token }) => this.attempt(delivery, token)));
       await this.flush();
@@ -111,37 +128,58 @@ export class WebhookDispatcher {
     return result;
   }
 
-  /** Runs until stopped: the loop inside `serve` and `worker`. */
+  /**
+   * Runs until stopped: the loops inside `serve` and `worker`. Fan-out and claims run as two loops so
+   * neither waits for the other. Claims keep deliveries queued ahead of the sends (at most two
+   * batches in all, and per endpoint one batch beyond its `perEndpointConcurrency` sends, so a busy
+   * endpoint's backlog is shared by every process that delivers and its rows never stand in the way
+   * of other endpoints'), and a finished send starts the next queued one of its endpoint at once.
+   */
   start(onError?: (err: unknown) => void): Dispatcher {
     if (onError) this.onError = onError;
     let stopping = false;
-    const loop = (async () => {
-      while (!stopping) {
-        let more = false;
-        try {
-          const fan = await dispatchRepo.fanOut(this.db, this.clock.now(), this.options.batchSize, MAX_ATTEMPTS);
-          more = fan.events === this.options.batchSize;
-          const room = this.options.maxInFlight - this.inFlight;
-          if (room > 0) {
-            const claimed = await this.claim(Math.min(room, this.options.batchSize));
-            for (const { delivery, token } of claimed) void this.attempt(delivery, token).then(() => this.scheduleFlush());
-            more ||= claimed.length === Math.min(room, this.options.batchSize);
-          }
-        } catch (err) {
-          this.onError(err);
-          more = false;
+    const fanOut = this.loop(
+      () => stopping,
+      (wake) => (this.wakeFanOut = wake),
+      async () => {
+        const fan = await dispatchRepo.fanOut(this.db, this.clock.now(), this.options.batchSize, MAX_ATTEMPTS);
+        if (fan.deliveries > 0) this.wakeClaim?.();
+        return fan.events === this.options.batchSize;
+      },
+    );
+    const claims = this.loop(
+      () => stopping,
+      (wake) => (this.wakeClaim = wake),
+      async () => {
+        const limit = Math.min(this.options.batchSize, 2 * this.options.batchSize - this.queuedCount);
+        if (limit <= 0) return false;
+        const held = new Map(this.busy);
+        for (const [endpointId, list] of this.queued) held.set(endpointId, (held.get(endpointId) ?? 0) + list.length);
+        const leaseUntil = this.clock.now().getTime() + this.options.leaseMs;
+        const claimed = await this.claim(limit, this.options.perEndpointConcurrency + this.options.batchSize, held);
+        for (const c of claimed) {
+          const list = this.queued.get(c.delivery.endpoint_id);
+          const item = { ...c, leaseUntil };
+          if (list) list.push(item);
+          else this.queued.set(c.delivery.endpoint_id, [item]);
         }
-        if (stopping) break;
-        if (!more || this.inFlight >= this.options.maxInFlight) await this.idle(this.options.pollMs);
-      }
-    })();
+        this.queuedCount += claimed.length;
+        this.pumpAll();
+        return claimed.length === limit;
+      },
+    );
     return {
       stop: async () => {
         stopping = true;
-        this.wake?.();
-        await loop;
+        this.wakeFanOut?.();
+        this.wakeClaim?.();
+        await Promise.all([fanOut, claims]);
+        await this.releaseQueued().catch(this.onError);
         while (this.inFlight > 0 || this.finished.length > 0 || this.flushing) {
-          await this.flush().catch(this.onError);
+          // Waiting on the flush under way (rather than calling flush() again, which returns at once
+          // when nothing is left to write) lets its timer and I/O run instead of spinning on microtasks.
+          if (this.flushing) await this.flushing;
+          else await this.flush().catch(this.onError);
           if (this.inFlight > 0) await new Promise((r) => setTimeout(r, 10));
         }
         this.client.close();
@@ -153,21 +191,78 @@ export class WebhookDispatcher {
     this.client.close();
   }
 
-  private idle(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
+  /** Runs `step` until stopped; after a step that found no more work, waits pollMs or until woken. */
+  private async loop(stopped: () => boolean, setWake: (wake: (() => void) | undefined) => void, step: () => Promise<boolean>) {
+    while (!stopped()) {
+      let more = false;
+      try {
+        more = await step();
+      } catch (err) {
+        this.onError(err);
       }
-      this.wake = () => {
-        this.wake = undefined;
-        done();
-      };
-    });
+      if (stopped()) break;
+      if (!more) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            clearTimeout(timer);
+            setWake(undefined);
+            resolve();
+          };
+          const timer = setTimeout(done, this.options.pollMs);
+          setWake(done);
+        });
+      }
+    }
   }
 
-  private async claim(limit: number) {
+  /** Starts queued deliveries of every endpoint while slots allow. */
+  private pumpAll() {
+    for (const endpointId of this.queued.keys()) {
+      if (this.inFlight >= this.options.maxInFlight) return;
+      this.pump(endpointId);
+    }
+  }
+
+  /** Starts queued deliveries of one endpoint while its slots and the process's allow. */
+  private pump(endpointId: string) {
+    const list = this.queued.get(endpointId);
+    if (!list) return;
+    const stale: Queued[] = [];
+    while (list.length > 0 && this.inFlight < this.options.maxInFlight && (this.busy.get(endpointId) ?? 0) < this.options.perEndpointConcurrency) {
+      const next = list.shift()!;
+      this.queuedCount -= 1;
+      // Sent only if the attempt ends (by its timeout at worst) before the lease does: after that
+      // another dispatcher may claim it, and two sends of one delivery must never overlap.
+      if (this.clock.now().getTime() + this.options.timeoutMs >= next.leaseUntil) {
+        stale.push(next);
+        continue;
+      }
+      void this.attempt(next.delivery, next.token).then(() => this.scheduleFlush());
+      // Half a batch left for this endpoint: claim more now, so the next batch arrives before the
+      // sends run dry (a claim takes a round trip and a commit; sends to a fast receiver take less).
+      if (list.length === Math.floor(this.options.batchSize / 2)) this.wakeClaim?.();
+    }
+    if (list.length === 0) {
+      this.queued.delete(endpointId);
+      this.wakeClaim?.();
+    }
+    if (stale.length > 0) void this.release(stale).catch(this.onError);
+  }
+
+  private async releaseQueued() {
+    const all = [...this.queued.values()].flat();
+    this.queued.clear();
+    this.queuedCount = 0;
+    await this.release(all);
+  }
+
+  private async release(items: Queued[]) {
+    const byToken = new Map<string, string[]>();
+    for (const q of items) byToken.set(q.token, [...(byToken.get(q.token) ?? []), q.delivery.id]);
+    for (const [token, ids] of byToken) await dispatchRepo.release(this.db, ids, token, this.clock.now());
+  }
+
+  private async claim(limit: number, perEndpoint: number, held: Map<string, number>) {
     const now = this.clock.now();
     const token = randomUUID();
     const claimed = await dispatchRepo.claim(this.db, {
@@ -175,8 +270,8 @@ export class WebhookDispatcher {
       leaseUntil: new Date(now.getTime() + this.options.leaseMs),
       token,
       limit,
-      perEndpoint: this.options.perEndpointConcurrency,
-      busy: Object.fromEntries(this.busy),
+      perEndpoint,
+      busy: Object.fromEntries(held),
     });
     return claimed.map((delivery) => ({ delivery, token }));
   }
@@ -188,7 +283,7 @@ export class WebhookDispatcher {
     let result: AttemptResult;
     try {
       const body = `{"id":${JSON.stringify(delivery.event_id)},"type":${JSON.stringify(delivery.event_type)},"createdAt":${JSON.stringify(delivery.event_created_at.toISOString())},"data":${delivery.data_text}}`;
-      const secrets = this.webhooks.signingSecrets({ ...delivery, id: delivery.endpoint_id });
+      const secrets = this.secretsFor(delivery);
       const headers = {
         ...delivery.headers,
         ...signedDeliveryHeaders(secrets, delivery.event_id, Math.floor(attemptedAt.getTime() / 1000), body),
@@ -206,16 +301,39 @@ export class WebhookDispatcher {
     }
     this.finished.push({ delivery, token, result, attemptedAt });
     this.inFlight -= 1;
+    const wasFull = this.inFlight + 1 >= this.options.maxInFlight;
     const left = (this.busy.get(delivery.endpoint_id) ?? 1) - 1;
     if (left === 0) this.busy.delete(delivery.endpoint_id);
     else this.busy.set(delivery.endpoint_id, left);
-    this.wake?.();
+    // The freed slot goes to this endpoint's next delivery; other endpoints only waited on it when
+    // the process as a whole was full.
+    this.pump(delivery.endpoint_id);
+    if (wasFull) this.pumpAll();
     return result;
+  }
+
+  /**
+   * Opening a sealed secret is an AES-GCM decryption, a noticeable share of a send's CPU when a
+   * busy endpoint gets thousands a second; the opened secrets are kept per sealed value, so a
+   * rotation (a new sealed value) or the end of a grace period (part of the key) takes effect at once.
+   */
+  private secretsFor(delivery: ClaimedDelivery): string[] {
+    const graceOver = !delivery.previous_secret_expires_at || delivery.previous_secret_expires_at <= this.clock.now();
+    const key = `${delivery.endpoint_id} ${delivery.secret_sealed} ${graceOver ? '' : (delivery.previous_secret_sealed ?? '')}`;
+    let secrets = this.secrets.get(key);
+    if (!secrets) {
+      secrets = this.webhooks.signingSecrets({ ...delivery, id: delivery.endpoint_id });
+      if (this.secrets.size >= 1000) this.secrets.clear();
+      this.secrets.set(key, secrets);
+    }
+    return secrets;
   }
 
   private scheduleFlush(): void {
     if (this.flushing) return;
-    this.flushing = this.flush()
+    // A short wait gathers the attempts finishing together into one write.
+    this.flushing = new Promise((r) => setTimeout(r, FLUSH_GATHER_MS))
+      .then(() => this.flush())
       .catch(this.onError)
       .finally(() => {
         this.flushing = undefined;
@@ -249,6 +367,7 @@ export class WebhookDispatcher {
     }
     try {
       const failing = await this.db.transaction().execute(async (trx) => {
+        await keyedPlans(trx);
         await dispatchRepo.recordAttempts(trx, records);
         return dispatchRepo.applyHealth(trx, healthChanges(batch));
       });

@@ -49,6 +49,18 @@ export interface HealthChange {
 
 const FANOUT_LOCK = sql`hashtext('almoner.webhook_fanout')`;
 
+/**
+ * Plans the queue's statements as what they are: a few rows found by key or walked in index order.
+ * The planner's statistics for webhook_deliveries are stale whenever it matters (a fresh table, a
+ * burst after a quiet spell), and it then reads and sorts the whole backlog (bitmap scans, hash
+ * joins over a sequential scan) for every claim and every batch of outcomes, so a backlog of n
+ * costs n on each of them. Transaction-local, so nothing else on the connection is affected.
+ */
+export async function keyedPlans(trx: Transaction<Database>): Promise<void> {
+  await sql`SELECT set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true),
+                   set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`.execute(trx);
+}
+
 export const dispatchRepo = {
   /**
    * Turns up to `limit` committed outbox events into deliveries, one per subscribed active endpoint,
@@ -62,8 +74,11 @@ export const dispatchRepo = {
       const result = await sql<{ events: string; deliveries: string }>`
         WITH ev AS (
           SELECT o.seq, o.xid, o.id, o.partner_id, o.environment, o.type, o.created_at
-          FROM outbox_events o, webhook_fanout_cursor c
-          WHERE (o.xid, o.seq) > (c.xid, c.seq) AND o.xid < pg_snapshot_xmin(pg_current_snapshot())
+          FROM outbox_events o
+          -- The cursor as two scalar subqueries, not a join: only then is the row comparison an index
+          -- bound, instead of a filter over every event before the cursor (slower as the outbox grows).
+          WHERE (o.xid, o.seq) > ((SELECT xid FROM webhook_fanout_cursor), (SELECT seq FROM webhook_fanout_cursor))
+            AND o.xid < pg_snapshot_xmin(pg_current_snapshot())
           ORDER BY o.xid, o.seq
           LIMIT ${limit}
         ), ins AS (
@@ -94,40 +109,13 @@ export const dispatchRepo = {
    * deliveries this process already has in flight; at most `perEndpoint` run at once per endpoint.
    */
   async claim(
-    db: Db,
+    db: Kysely<Database>,
     args: { now: Date; leaseUntil: Date; token: string; limit: number; perEndpoint: number; busy: Record<string, number> },
   ): Promise<ClaimedDelivery[]> {
-    const result = await sql<ClaimedDelivery>`
-      WITH due AS (
-        SELECT d.id, d.endpoint_id, d.next_attempt_at
-        FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.is_active
-        WHERE d.status IN ('PENDING', 'DELIVERING') AND d.next_attempt_at <= ${args.now}
-        ORDER BY d.next_attempt_at
-        LIMIT ${args.limit * 4}
-        FOR UPDATE OF d SKIP LOCKED
-      ), ranked AS (
-        SELECT id, endpoint_id, next_attempt_at,
-               row_number() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, id) AS rn
-        FROM due
-      ), picked AS (
-        SELECT id FROM ranked
-        WHERE rn <= ${args.perEndpoint} - coalesce((${JSON.stringify(args.busy)}::jsonb ->> endpoint_id)::int, 0)
-        ORDER BY next_attempt_at
-        LIMIT ${args.limit}
-      ), claimed AS (
-        UPDATE webhook_deliveries d
-        SET status = 'DELIVERING', next_attempt_at = ${args.leaseUntil}, claim_token = ${args.token}, updated_at = ${args.now}
-        FROM picked WHERE d.id = picked.id
-        RETURNING d.id, d.endpoint_id, d.partner_id, d.environment, d.event_id, d.event_type, d.event_created_at,
-                  d.attempts, d.max_attempts, d.outbox_seq, d.payload
-      )
-      SELECT c.id, c.endpoint_id, c.partner_id, c.environment, c.event_id, c.event_type, c.event_created_at,
-             c.attempts, c.max_attempts, coalesce(c.payload, o.data)::text AS data_text,
-             e.url, e.headers, e.secret_sealed, e.previous_secret_sealed, e.previous_secret_expires_at
-      FROM claimed c
-      JOIN webhook_endpoints e ON e.id = c.endpoint_id
-      LEFT JOIN outbox_events o ON o.seq = c.outbox_seq`.execute(db);
-    return result.rows;
+    return db.transaction().execute(async (trx) => {
+      await keyedPlans(trx);
+      return claimRows(trx, args);
+    });
   },
 
   /**
@@ -158,6 +146,17 @@ export const dispatchRepo = {
       INSERT INTO webhook_attempts (delivery_id, endpoint_id, attempted_at, succeeded, status_code, latency_ms, error)
       SELECT r.delivery_id, r.endpoint_id, r.attempted_at, r.succeeded, r.status_code, r.latency_ms, r.error
       FROM r JOIN webhook_deliveries d ON d.id = r.delivery_id`.execute(db);
+  },
+
+  /**
+   * Hands back claims that were never sent (a dispatcher stopping, or a claim that waited too long
+   * to be sent within its lease): due again now, for any dispatcher, without an attempt counted.
+   */
+  async release(db: Db, ids: string[], token: string, now: Date): Promise<void> {
+    if (ids.length === 0) return;
+    await sql`
+      UPDATE webhook_deliveries SET status = 'PENDING', next_attempt_at = ${now}, claim_token = NULL, updated_at = ${now}
+      WHERE id = ANY(${ids}::text[]) AND claim_token = ${token} AND status = 'DELIVERING'`.execute(db);
   },
 
   /** Folds a batch's outcomes into each endpoint's health; returns the endpoints still failing. */
@@ -206,3 +205,45 @@ export const dispatchRepo = {
     return row;
   },
 };
+
+async function claimRows(
+  db: Db,
+  args: { now: Date; leaseUntil: Date; token: string; limit: number; perEndpoint: number; busy: Record<string, number> },
+): Promise<ClaimedDelivery[]> {
+  // Endpoints this process cannot take more of are left out of the scan, so their rows are neither
+  // locked for nothing nor in the way of other endpoints' deliveries.
+  const full = Object.entries(args.busy)
+    .filter(([, n]) => n >= args.perEndpoint)
+    .map(([endpointId]) => endpointId);
+  const result = await sql<ClaimedDelivery>`
+    WITH due AS (
+      SELECT d.id, d.endpoint_id, d.next_attempt_at
+      FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.is_active
+      WHERE d.status IN ('PENDING', 'DELIVERING') AND d.next_attempt_at <= ${args.now} AND d.endpoint_id <> ALL(${full}::text[])
+      ORDER BY d.next_attempt_at
+      LIMIT ${args.limit}
+      FOR UPDATE OF d SKIP LOCKED
+    ), ranked AS (
+      SELECT id, endpoint_id, next_attempt_at,
+             row_number() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, id) AS rn
+      FROM due
+    ), picked AS (
+      SELECT id FROM ranked
+      WHERE rn <= ${args.perEndpoint} - coalesce((${JSON.stringify(args.busy)}::jsonb ->> endpoint_id)::int, 0)
+      ORDER BY next_attempt_at
+      LIMIT ${args.limit}
+    ), claimed AS (
+      UPDATE webhook_deliveries d
+      SET status = 'DELIVERING', next_attempt_at = ${args.leaseUntil}, claim_token = ${args.token}, updated_at = ${args.now}
+      FROM picked WHERE d.id = picked.id
+      RETURNING d.id, d.endpoint_id, d.partner_id, d.environment, d.event_id, d.event_type, d.event_created_at,
+                d.attempts, d.max_attempts, d.outbox_seq, d.payload
+    )
+    SELECT c.id, c.endpoint_id, c.partner_id, c.environment, c.event_id, c.event_type, c.event_created_at,
+           c.attempts, c.max_attempts, coalesce(c.payload, o.data)::text AS data_text,
+           e.url, e.headers, e.secret_sealed, e.previous_secret_sealed, e.previous_secret_expires_at
+    FROM claimed c
+    JOIN webhook_endpoints e ON e.id = c.endpoint_id
+    LEFT JOIN outbox_events o ON o.seq = c.outbox_seq`.execute(db);
+  return result.rows;
+}
