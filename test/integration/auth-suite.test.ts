@@ -158,6 +158,8 @@ const PUBLIC_ROUTES = new Set([
   'POST /v1/partner/auth/login', // email + password in the body (A4.1)
   'POST /v1/partner/auth/refresh', // the refresh token is in the body
   'POST /api/partners/{accountId}/authenticate', // the HMAC of the epoch is in the body (contract B3.1)
+  'POST /sandbox/setup-intents/confirm', // Stripe.js stand-in: the setup intent's client secret is the credential
+  'POST /sandbox/bank-tokens', // Stripe.js createToken stand-in: makes a test-bank token, touches no account
 ]);
 
 /** The documented route a request URL hits; a static segment wins over a parameter, as in the router. */

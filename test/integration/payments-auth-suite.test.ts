@@ -75,6 +75,15 @@ const FIXTURES: Record<string, (w: World) => Promise<string>> = {
     assert.equal(res.statusCode, 201, res.body);
     return externalId;
   },
+  // A saved card: a setup intent confirmed on the sandbox payment page, as a donor would.
+  paymentMethodId: async (w) => {
+    const customerId = await FIXTURES.customerId!(w);
+    const secret = await paymentsCall(ctx, w.token, 'POST', `/api/customers/${customerId}/setup-intents`);
+    assert.equal(secret.statusCode, 200, secret.body);
+    const res = await ctx.app.inject({ method: 'POST', url: '/sandbox/setup-intents/confirm', payload: { clientSecret: secret.json(), paymentMethod: 'pm_card_visa' } });
+    assert.equal(res.statusCode, 200, res.body);
+    return (res.json() as { paymentMethod: string }).paymentMethod;
+  },
 };
 
 async function fill(r: Route, w: World): Promise<string | undefined> {
@@ -88,7 +97,16 @@ async function fill(r: Route, w: World): Promise<string | undefined> {
 }
 
 /** A valid body where `{}` is not one, so a foreign id is judged by ownership and not by validation. */
+const sandboxBankToken = (
+  await ctx.app.inject({ method: 'POST', url: '/sandbox/bank-tokens', payload: { routingNumber: '110000000', accountNumber: '000123456789', accountHolderName: 'Fixture' } })
+).json() as { id: string };
+const plaidBody = { values: 'public-sandbox-fixture', accountId: 'fixture-account' };
 const BODIES: Record<string, unknown> = {
+  'POST /api/customers/{customerId}/payment-methods/{paymentMethodId}/verify': { values: [32, 45] },
+  'POST /api/customers/{customerId}/bank-accounts': { token: sandboxBankToken.id },
+  'POST /api/customers/{customerId}/ach/stripe': { token: sandboxBankToken.id },
+  'POST /api/customers/{customerId}/plaid': plaidBody,
+  'POST /api/customers/{customerId}/ach/plaid': plaidBody,
   'POST /api/products/{productId}/prices': { currency: 'usd', unitAmount: 500 },
   'POST /api/customers/{customerId}/charges': { amount: 1000, paymentMethodId: 'pm_card_visa', charityId: 1 },
 };
