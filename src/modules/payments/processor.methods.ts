@@ -102,7 +102,7 @@ function testCard(source: CardSource, now: Date): { card: TestCard; expMonth: nu
   if ('paymentMethod' in source) {
     const card = TEST_PAYMENT_METHOD_IDS.get(source.paymentMethod);
     if (!card) throw invalid('/paymentMethod', `Unknown test payment method "${source.paymentMethod}"; use one of ${TEST_PM_LIST}`);
-    // Stripe's pm_card_* ids carry an expiry a year or so ahead; any date in the future will do.
+    // A pm_card_* id names no expiry date; one well ahead keeps the saved card chargeable.
     return { card, expMonth: 12, expYear: now.getUTCFullYear() + 3 };
   }
   const { number: raw, expMonth, cvc } = source.card;
