@@ -22,6 +22,7 @@ import type { Config } from './config.js';
 import { PaymentsAccountsService } from './modules/payments/accounts.service.js';
 import { CatalogService } from './modules/payments/catalog.service.js';
 import { ChargesService } from './modules/payments/charges.service.js';
+import { DestinationsService } from './modules/payments/destinations.js';
 import { CustomersService } from './modules/payments/customers.service.js';
 import { PaymentMethodsService } from './modules/payments/payment-methods.service.js';
 import { PaymentsTokens } from './modules/payments/payments.tokens.js';
@@ -72,7 +73,8 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
   const customers = new CustomersService(db, processors, clock);
   const paymentMethods = new PaymentMethodsService(db, processors, customers, clock);
   const catalog = new CatalogService(db, clock);
-  const charges = new ChargesService(db, processors, customers, catalog, partnerClock, clock);
+  const destinations = new DestinationsService(db, clock);
+  const charges = new ChargesService(db, processors, customers, catalog, destinations, partnerClock, clock);
   return {
     db,
     clock,
@@ -99,6 +101,7 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
     paymentMethods,
     catalog,
     charges,
+    destinations,
   };
 }
 

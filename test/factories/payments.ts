@@ -1,3 +1,4 @@
+import { organizationsRepo } from '../../src/modules/organizations/index.js';
 import { createHmac } from 'node:crypto';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import type { Services } from '../../src/services.js';
@@ -36,4 +37,12 @@ export function paymentsCall(ctx: TestContext, token: string, method: string, ur
   const opts: InjectOptions = { method: method as InjectOptions['method'], url, headers: { authorization: `Bearer ${token}` } };
   if (body !== undefined) opts.payload = body as InjectOptions['payload'];
   return ctx.app.inject(opts);
+}
+
+/** Charities and giving accounts the tests send money to (destinations must exist). */
+export async function seedDestinations(services: Services, accountId: string, charityIds: number[] = [1, 7, 8, 42, 123456], refs: { kind: 'giving_account' | 'subaccount' | 'master_account' | 'campaign'; ref: string; masterRef?: string }[] = []) {
+  for (const id of charityIds) {
+    await organizationsRepo.ensure(services.db, { id, slug: `test-charity-${id}`, name: `Test charity ${id}` });
+  }
+  for (const r of refs) await services.destinations.addGivingAccount(accountId, r);
 }

@@ -9,7 +9,7 @@ import { after, describe, test } from 'node:test';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { SignJWT, decodeJwt } from 'jose';
 import { createPartner } from '../factories/partners.js';
-import { createPaymentsAccount, paymentsCall, paymentsToken, type PaymentsFixture } from '../factories/payments.js';
+import { createPaymentsAccount, paymentsCall, paymentsToken, seedDestinations, type PaymentsFixture } from '../factories/payments.js';
 import { createTestContext, OPERATOR_TOKEN, type TestContext } from '../harness/context.js';
 
 const ctx: TestContext = await createTestContext();
@@ -52,6 +52,7 @@ interface World {
 async function world(): Promise<World> {
   const p = await createPartner(ctx.services);
   const account = await createPaymentsAccount(ctx.services, p.partnerId);
+  await seedDestinations(ctx.services, account.accountId, [1]);
   return { account, token: await paymentsToken(ctx, account) };
 }
 

@@ -171,6 +171,21 @@ describe('sandbox first start', () => {
     const epoch = now();
     const res = await authenticate(String(first.accountId), { hashEpoch: epoch, hmac: epochHmac(String(first.paymentsSecretKey), epoch) });
     assert.equal(res.statusCode, 200, res.body);
+
+    // The document's charge sample, pasted verbatim, succeeds against the seeded sample ids.
+    const token = (res.json() as { token: string }).token;
+    const sample = {
+      amount: 2000, paymentMethodId: 'ba_xx123xx', tip: 1000, charityId: 123456, subaccountNumber: '123456',
+      givingaAccountNumber: '11420157', masterAccountUsername: 'myusername', carbonOffset: true, campaignId: true,
+      currency: 'USD', matchRequested: false, customerCoveringFee: false, customerCoveringPartnerCut: false,
+      description: 'Testing!', statementDescriptor: 'Givinga Donation', notes: 'string', activityId: 'string',
+      activityId2: 'string', activityId3: 'string', anonymity: 'string', metadata: [],
+    };
+    const charged = await ctx.app.inject({ method: 'POST', url: '/api/customers/cus_12345/charges', headers: { authorization: `Bearer ${token}` }, payload: sample });
+    assert.equal(charged.statusCode, 200, charged.body);
+    assert.equal((charged.json() as { status: string }).status, 'Success');
+    const connected = await ctx.app.inject({ method: 'GET', url: '/api/connected-accounts', headers: { authorization: `Bearer ${token}` } });
+    assert.equal((connected.json() as { percentageCut: number }[])[0]!.percentageCut, 20);
   });
 });
 

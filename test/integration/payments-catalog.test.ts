@@ -45,6 +45,7 @@ describe('products and prices', () => {
       productId: productData.productId,
       type: 'recurring',
     });
+    ctx.clock.advance(1); // the list is oldest first; with equal times the order would be the ids'
     const once = (await call('POST', `/api/products/${productData.productId}/prices`, { currency: 'JPY', unitAmount: 50000 })).json() as Json;
     assert.equal(once.type, 'one_time');
     assert.equal(once.recurringInterval, null);

@@ -3,9 +3,9 @@ import { after, before, describe, test } from 'node:test';
 import { checkLedger } from '../../src/modules/ledger/index.js';
 import { moneyAccounts } from '../../src/modules/payments/money-ledger.js';
 import { createPartner } from '../factories/partners.js';
-import { createPaymentsAccount, paymentsCall, paymentsToken, type PaymentsFixture } from '../factories/payments.js';
+import { createPaymentsAccount, paymentsToken, seedDestinations, type PaymentsFixture } from '../factories/payments.js';
 import { advanceSandbox, DAY_SECONDS, ledgerBalance } from '../factories/rewards.js';
-import { createTestContext, type TestContext } from '../harness/context.js';
+import { createTestContext, OPERATOR_TOKEN, type TestContext } from '../harness/context.js';
 
 /** Contract B6.2 charges on the sandbox processor, B6.3 payments, and the money ledger behind them. */
 
@@ -18,6 +18,13 @@ before(async () => {
   account = await createPaymentsAccount(ctx.services, (await createPartner(ctx.services)).partnerId);
   token = await paymentsToken(ctx, account);
   await ctx.services.catalog.createConnected(account.accountId, { paymentProcessorAccountId: 'acct_1H34bREfLw79XQY3', percentageCut: 20 });
+  await seedDestinations(ctx.services, account.accountId, [1, 7, 8, 42, 123456], [
+    { kind: 'giving_account', ref: '11420157' },
+    { kind: 'campaign', ref: '77' },
+    { kind: 'master_account', ref: 'myusername' },
+    { kind: 'subaccount', ref: '123456', masterRef: 'myusername' },
+    { kind: 'subaccount', ref: '999', masterRef: 'myusername' },
+  ]);
   customerId = ((await call('POST', '/api/customers', { email: 'donor@example.com' })).json() as { customerId: string }).customerId;
 });
 after(async () => {
@@ -124,7 +131,7 @@ describe('bad input', () => {
       { ...ok, metadata: [{ key: 'k', value: 'a' }, { key: 'k', value: 'b' }] },
       { ...ok, anonymity: 'Secret' },
       { ...ok, carbonOffset: 'maybe' },
-      { ...ok, campaignId: true },
+      { ...ok, campaignId: 'abc' },
       { ...ok, unknownField: 1 },
     ]) {
       const res = await charge(body as Json);
@@ -141,6 +148,36 @@ describe('bad input', () => {
     err(await call('POST', '/api/customers/cus_missing/charges', { amount: 1000, paymentMethodId: 'pm_card_visa', charityId: 1 }), 404, 'NOT_FOUND');
     // The saved method works for its own customer.
     assert.equal((await charge({ amount: 1000, paymentMethodId: mine, charityId: 1 })).statusCode, 200);
+  });
+});
+
+describe('destinations', () => {
+  test('unknown charity or giving accounts -> 404 naming the field; nothing is charged', async () => {
+    const count = async () => (await ctx.services.db.selectFrom('charges').select('id').where('account_id', '=', account.accountId).execute()).length;
+    const before = await count();
+    for (const [field, value, needle] of [
+      ['charityId', 999999, /charityId/],
+      ['givingaAccountNumber', '555', /givingaAccountNumber/],
+      ['subaccountNumber', '12', /subaccountNumber/],
+      ['masterAccountUsername', 'nobody', /masterAccountUsername/],
+      ['campaignId', 5, /campaignId/],
+    ] as [string, unknown, RegExp][]) {
+      err(await charge({ amount: 1000, paymentMethodId: 'pm_card_visa', [field]: value }), 404, 'NOT_FOUND', needle);
+    }
+    assert.equal(await count(), before);
+  });
+
+  test('carbon offset needs no registration; the operator reads every balance', async () => {
+    assert.equal((await charge({ amount: 1000, paymentMethodId: 'pm_card_visa', carbonOffset: 'true' })).statusCode, 200);
+    const res = await ctx.app.inject({ method: 'GET', url: `/v1/admin/payments-accounts/${account.accountId}/balances`, headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } });
+    assert.equal(res.statusCode, 200, res.body);
+    const balances = res.json() as { ledgerAccountId: string; kind: string; balance: number }[];
+    assert.ok(balances.some((b) => b.kind === 'DESTINATION' && b.ledgerAccountId.includes(':carbon_offset:')));
+    assert.ok(balances.some((b) => b.kind === 'PARTNER_CUT' && b.ledgerAccountId.includes('acct_1H34bREfLw79XQY3')));
+    // The parts of every charge add up: the clearing account is minus the sum of all the others.
+    const clearing = balances.filter((b) => b.kind === 'PAYMENTS_CLEARING' && b.ledgerAccountId.endsWith(':USD'))[0]!.balance;
+    const usdRest = balances.filter((b) => b.kind !== 'PAYMENTS_CLEARING' && b.ledgerAccountId.endsWith(':USD')).reduce((a, b) => a + b.balance, 0);
+    assert.equal(clearing, -usdRest);
   });
 });
 

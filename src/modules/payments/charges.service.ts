@@ -8,6 +8,7 @@ import { ledgerRepo, postTransactions } from '../ledger/index.js';
 import type { PartnerClock } from '../rewards/partner-clock.js';
 import type { CatalogService } from './catalog.service.js';
 import type { CustomersService } from './customers.service.js';
+import type { DestinationsService } from './destinations.js';
 import type { ChargeBodyType } from './donation.schemas.js';
 import { chargeCurrency, toDonation, type Donation } from './donation.js';
 import { DEFAULT_FEES, rateFor, splitDonation, type FeeSchedule, type Split } from './fees.js';
@@ -45,6 +46,7 @@ export class ChargesService {
     private readonly processors: Processors,
     private readonly customers: CustomersService,
     private readonly catalog: CatalogService,
+    private readonly destinations: DestinationsService,
     private readonly clock: PartnerClock,
     private readonly baseClock: Clock,
     private readonly fees: FeeSchedule = DEFAULT_FEES,
@@ -54,6 +56,7 @@ export class ChargesService {
     if (customerId !== null) await this.customers.row(auth, customerId);
     const donation = toDonation(body);
     const { currency, digits } = chargeCurrency(body.currency);
+    await this.destinations.assertExists(auth, donation);
     const now = await this.clock.now(auth.partnerId, auth.environment);
     const route = `POST charges ${customerId ?? 'guest'}`;
     const outcome = await idempotent<ChargeAnswer | { declineCode: string; chargeId: string; message: string }>(

@@ -13,6 +13,11 @@ export const customersRepo = {
     return db.selectFrom('payment_customers').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
   },
 
+  /** A customer id in any account: ids are global, like the processor's. */
+  async findAny(db: Db, id: string) {
+    return db.selectFrom('payment_customers').select('id').where('id', '=', id).executeTakeFirst();
+  },
+
   async findByExternalId(db: Db, accountId: string, externalId: string) {
     return db
       .selectFrom('payment_customers')

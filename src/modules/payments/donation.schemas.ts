@@ -7,9 +7,12 @@ export const KeyVal = Type.Object(
   { additionalProperties: false, title: 'PaymentsKeyVal' },
 );
 
-export const Anonymity = Type.Union([Type.Literal('Full Transparency'), Type.Literal('Partial Transparency'), Type.Literal('Anonymous')], {
-  description: 'Default Anonymous',
-});
+// The document's samples fill free fields with the placeholder "string"; it is read as "not given"
+// so a pasted sample works, while any other value outside the three labels is still refused.
+export const Anonymity = Type.Union(
+  [Type.Literal('Full Transparency'), Type.Literal('Partial Transparency'), Type.Literal('Anonymous'), Type.Literal('string')],
+  { description: 'Full Transparency, Partial Transparency or Anonymous (the default)' },
+);
 
 const Digits = Type.String({ pattern: '^[0-9]{1,32}$' });
 
@@ -18,7 +21,8 @@ export const DestinationFields = {
   givingaAccountNumber: Type.Optional(Type.Union([Digits, Type.Integer({ minimum: 0 })], { description: "Donor's giving account" })),
   subaccountNumber: Type.Optional(Type.Union([Digits, Type.Integer({ minimum: 0 })], { description: "Fund an employee's balance" })),
   masterAccountUsername: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Fund the corporate balance' })),
-  campaignId: Type.Optional(Type.Union([Digits, Type.Integer({ minimum: 0 })], { description: 'Campaign number (string or number)' })),
+  // The samples send `"campaignId": true` as a placeholder; a boolean is read as "no campaign".
+  campaignId: Type.Optional(Type.Union([Digits, Type.Integer({ minimum: 0 }), Type.Boolean()], { description: 'Campaign number (string or number)' })),
   carbonOffset: Type.Optional(Type.Union([Type.Boolean(), Type.Literal('true'), Type.Literal('false')], { description: 'Buy carbon-offset credits' })),
 } satisfies TProperties;
 

@@ -31,7 +31,7 @@ export interface DonationInput {
   givingaAccountNumber?: string | number;
   subaccountNumber?: string | number;
   masterAccountUsername?: string;
-  campaignId?: string | number;
+  campaignId?: string | number | boolean;
   carbonOffset?: boolean | 'true' | 'false';
   matchRequested?: boolean;
   customerCoveringFee?: boolean;
@@ -42,7 +42,7 @@ export interface DonationInput {
   activityId?: string;
   activityId2?: string;
   activityId3?: string;
-  anonymity?: Donation['anonymity'];
+  anonymity?: Donation['anonymity'] | 'string';
   metadata?: { key: string; value: string }[];
 }
 
@@ -70,7 +70,7 @@ export function toDonation(input: DonationInput): Donation {
     givingaAccountNumber: digits(input.givingaAccountNumber),
     subaccountNumber: digits(input.subaccountNumber),
     masterAccountUsername: input.masterAccountUsername ?? null,
-    campaignId: digits(input.campaignId),
+    campaignId: typeof input.campaignId === 'boolean' ? null : digits(input.campaignId),
   };
   const destination: Donation['destination'] | null = carbonOffset
     ? { kind: 'carbon_offset', ref: 'carbon' }
@@ -110,7 +110,7 @@ export function toDonation(input: DonationInput): Donation {
     activityId: input.activityId ?? null,
     activityId2: input.activityId2 ?? null,
     activityId3: input.activityId3 ?? null,
-    anonymity: input.anonymity ?? 'Anonymous',
+    anonymity: input.anonymity === undefined || input.anonymity === 'string' ? 'Anonymous' : input.anonymity,
     metadata: input.metadata ?? [],
   };
 }

@@ -156,3 +156,30 @@ export interface PaymentsIdempotencyTable {
   response: ColumnType<unknown, string, string>;
   created_at: Timestamp;
 }
+
+export interface OrganizationsTable {
+  id: Generated<number>;
+  slug: string;
+  name: string;
+  ein: string | null;
+  city: string | null;
+  state: string | null;
+  ntee_code: string | null;
+  deductibility: string | null;
+  status: Generated<'active' | 'inactive'>;
+  logo_url: string | null;
+  curated: Generated<boolean>;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export type GivingAccountKind = 'giving_account' | 'subaccount' | 'master_account' | 'campaign';
+
+export interface GivingAccountsTable {
+  account_id: string;
+  kind: GivingAccountKind;
+  ref: string;
+  name: string | null;
+  master_ref: string | null;
+  created_at: Timestamp;
+}

@@ -2,6 +2,8 @@ import type { ColumnType, Generated, Insertable, Selectable, Updateable } from '
 import type {
   ChargesTable,
   ConnectedAccountsTable,
+  GivingAccountsTable,
+  OrganizationsTable,
   PaymentIntentsTable,
   PaymentMethodsTable,
   PaymentsIdempotencyTable,
@@ -339,6 +341,8 @@ export interface Database {
   payment_intents: PaymentIntentsTable;
   charges: ChargesTable;
   payments_idempotency: PaymentsIdempotencyTable;
+  organizations: OrganizationsTable;
+  giving_accounts: GivingAccountsTable;
 }
 
 export type PartnerRow = Selectable<PartnersTable>;

@@ -1,0 +1,1 @@
+export { organizationsRepo } from './organizations.repo.js';
