@@ -23,6 +23,7 @@ import { PaymentsAccountsService } from './modules/payments/accounts.service.js'
 import { CatalogService } from './modules/payments/catalog.service.js';
 import { ChargesService } from './modules/payments/charges.service.js';
 import { DestinationsService } from './modules/payments/destinations.js';
+import { MatchRequestsService } from './modules/payments/match-requests.js';
 import { CustomersService } from './modules/payments/customers.service.js';
 import { PaymentMethodsService } from './modules/payments/payment-methods.service.js';
 import { PaymentsTokens } from './modules/payments/payments.tokens.js';
@@ -74,7 +75,8 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
   const paymentMethods = new PaymentMethodsService(db, processors, customers, clock);
   const catalog = new CatalogService(db, clock);
   const destinations = new DestinationsService(db, clock);
-  const charges = new ChargesService(db, processors, customers, catalog, destinations, partnerClock, clock);
+  const matchRequests = new MatchRequestsService(db, clock);
+  const charges = new ChargesService(db, processors, customers, catalog, destinations, matchRequests, partnerClock, clock);
   return {
     db,
     clock,
@@ -102,6 +104,7 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
     catalog,
     charges,
     destinations,
+    matchRequests,
   };
 }
 

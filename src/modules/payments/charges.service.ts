@@ -9,6 +9,7 @@ import type { PartnerClock } from '../rewards/partner-clock.js';
 import type { CatalogService } from './catalog.service.js';
 import type { CustomersService } from './customers.service.js';
 import type { DestinationsService } from './destinations.js';
+import type { MatchRequestsService } from './match-requests.js';
 import type { ChargeBodyType } from './donation.schemas.js';
 import { chargeCurrency, toDonation, type Donation } from './donation.js';
 import { DEFAULT_FEES, rateFor, splitDonation, type FeeSchedule, type Split } from './fees.js';
@@ -47,6 +48,7 @@ export class ChargesService {
     private readonly customers: CustomersService,
     private readonly catalog: CatalogService,
     private readonly destinations: DestinationsService,
+    private readonly matches: MatchRequestsService,
     private readonly clock: PartnerClock,
     private readonly baseClock: Clock,
     private readonly fees: FeeSchedule = DEFAULT_FEES,
@@ -160,12 +162,15 @@ export class ChargesService {
     return rows.map(toPayment);
   }
 
+  /** A charge that succeeded: its money moves, and an employer match is requested if asked for. */
   private async postCharge(trx: Transaction<Database>, auth: PaymentsAuth, row: ChargeRow, at: Date) {
     const money = chargeMoney(auth, row);
     await ledgerRepo.ensureAccounts(trx, chargeAccounts(money));
     const txId = objectId(at);
     await postTransactions(trx, [chargeTransaction(money, txId, 'CHARGE', at)]);
     await chargesRepo.update(trx, row.id, { ledger_transaction_id: txId });
+    const donation = row.donation as unknown as Donation;
+    if (donation.matchRequested) await this.matches.createForCharge(trx, row, donation, auth, at);
   }
 
   private request(method: MethodRow, split: Split, currency: string, donation: Donation, connectedAccountId: string | null): ChargeRequest {

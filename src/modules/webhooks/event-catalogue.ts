@@ -11,6 +11,17 @@ const NullableStr = Type.Union([Type.String(), Type.Null()]);
 const Environment = Type.Union([Type.Literal('sandbox'), Type.Literal('production')]);
 const CampaignStatus = Type.Union(['DRAFT', 'ACTIVE', 'PAUSED', 'ENDED'].map((s) => Type.Literal(s)));
 
+/** An employer match request of a donation made through the Payments API, at each step of its life. */
+const MatchRequestData = Type.Object({
+  matchRequestId: Str,
+  chargeId: Str,
+  amount: Type.Number({ description: 'Major currency units' }),
+  currency: Str,
+  employer: NullableStr,
+  status: Type.Union(['requested', 'approved', 'declined', 'paid'].map((s) => Type.Literal(s))),
+  reason: Type.Optional(Str),
+});
+
 export const EVENT_DATA_SCHEMAS: Record<WebhookEventType, TSchema> = {
   'action.completed': Type.Object({
     actionId: Str,
@@ -61,6 +72,10 @@ export const EVENT_DATA_SCHEMAS: Record<WebhookEventType, TSchema> = {
   'donation.failed': Type.Object({ partnerDonationId: Str, amount: Type.Number(), currency: Str, provider: Str, reason: NullableStr }),
   'webhook.test': Type.Object({ test: Type.Literal(true) }),
   'webhook.disabled': Type.Object({ webhookId: Str, url: Str, reason: Str, disabledAt: Type.String({ format: 'date-time' }) }),
+  'match_request.created': MatchRequestData,
+  'match_request.approved': MatchRequestData,
+  'match_request.declined': MatchRequestData,
+  'match_request.paid': MatchRequestData,
 };
 
 /** OpenAPI 3.0 has no `const`; TypeBox literals become one-value enums. */

@@ -15,6 +15,10 @@ export const WEBHOOK_EVENT_TYPES = [
   'donation.failed',
   'webhook.test',
   'webhook.disabled',
+  'match_request.created',
+  'match_request.approved',
+  'match_request.declined',
+  'match_request.paid',
 ] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 

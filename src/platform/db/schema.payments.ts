@@ -183,3 +183,22 @@ export interface GivingAccountsTable {
   master_ref: string | null;
   created_at: Timestamp;
 }
+
+export type MatchStatus = 'requested' | 'approved' | 'declined' | 'paid';
+
+export interface MatchRequestsTable {
+  id: string;
+  account_id: string;
+  charge_id: string;
+  customer_id: string | null;
+  amount: bigint;
+  currency: string;
+  destination: ColumnType<{ kind: string; ref: string }, string, string>;
+  employer_ref: string | null;
+  status: MatchStatus;
+  decline_reason: string | null;
+  ledger_transaction_id: string | null;
+  created_at: Timestamp;
+  decided_at: NullableDate;
+  paid_at: NullableDate;
+}

@@ -3,6 +3,7 @@ import type {
   ChargesTable,
   ConnectedAccountsTable,
   GivingAccountsTable,
+  MatchRequestsTable,
   OrganizationsTable,
   PaymentIntentsTable,
   PaymentMethodsTable,
@@ -343,6 +344,7 @@ export interface Database {
   payments_idempotency: PaymentsIdempotencyTable;
   organizations: OrganizationsTable;
   giving_accounts: GivingAccountsTable;
+  match_requests: MatchRequestsTable;
 }
 
 export type PartnerRow = Selectable<PartnersTable>;
