@@ -24,6 +24,7 @@ import { CatalogService } from './modules/payments/catalog.service.js';
 import { ChargesService } from './modules/payments/charges.service.js';
 import { DestinationsService } from './modules/payments/destinations.js';
 import { MatchRequestsService } from './modules/payments/match-requests.js';
+import { PaymentIntentsService } from './modules/payments/payment-intents.js';
 import { CustomersService } from './modules/payments/customers.service.js';
 import { PaymentMethodsService } from './modules/payments/payment-methods.service.js';
 import { PaymentsTokens } from './modules/payments/payments.tokens.js';
@@ -77,6 +78,7 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
   const destinations = new DestinationsService(db, clock);
   const matchRequests = new MatchRequestsService(db, clock);
   const charges = new ChargesService(db, processors, customers, catalog, destinations, matchRequests, partnerClock, clock);
+  const paymentIntents = new PaymentIntentsService(db, processors, customers, destinations, charges, paymentsAccounts, partnerClock);
   return {
     db,
     clock,
@@ -105,6 +107,7 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
     charges,
     destinations,
     matchRequests,
+    paymentIntents,
   };
 }
 

@@ -160,6 +160,8 @@ const PUBLIC_ROUTES = new Set([
   'POST /api/partners/{accountId}/authenticate', // the HMAC of the epoch is in the body (contract B3.1)
   'POST /sandbox/setup-intents/confirm', // Stripe.js stand-in: the setup intent's client secret is the credential
   'POST /sandbox/bank-tokens', // Stripe.js createToken stand-in: makes a test-bank token, touches no account
+  'POST /sandbox/payment-intents/confirm', // Stripe.js confirmCardPayment stand-in: the client secret is the credential
+  'POST /sandbox/payment-intents/retrieve', // Stripe.js retrievePaymentIntent stand-in: the client secret is the credential
 ]);
 
 /** The documented route a request URL hits; a static segment wins over a parameter, as in the router. */

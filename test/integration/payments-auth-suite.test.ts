@@ -110,6 +110,7 @@ const BODIES: Record<string, unknown> = {
   'POST /api/customers/{customerId}/ach/plaid': plaidBody,
   'POST /api/products/{productId}/prices': { currency: 'usd', unitAmount: 500 },
   'POST /api/customers/{customerId}/charges': { amount: 1000, paymentMethodId: 'pm_card_visa', charityId: 1 },
+  'POST /api/customers/{customerId}/payment-intents': { amount: 1000, charityId: 1 },
 };
 
 function request(r: Route, url: string, authorization?: string): InjectOptions {

@@ -120,6 +120,12 @@ export class PaymentsAccountsService {
     };
   }
 
+  /** Who acts for an account when no token is involved (a payment page confirming, a settlement). */
+  async authFor(accountId: string): Promise<PaymentsAuth> {
+    const a = await this.get(accountId);
+    return { accountId, partnerId: a.partner_id, partnerNumber: a.partner_number, environment: a.environment, processor: a.processor };
+  }
+
   async get(accountId: string) {
     const row = await accountsRepo.find(this.db, accountId);
     if (!row) throw notFound(`Payments account "${accountId}"`);

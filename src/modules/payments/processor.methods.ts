@@ -54,6 +54,8 @@ export interface MethodOps {
    * only learn the result; the sandbox stands in for both, so its hosted page calls this.
    */
   confirmSetupIntent(setupIntentId: string, source: CardSource, now: Date): Promise<{ card: ProcessorCard; requiresAuthentication: boolean }>;
+  /** The card a payment page entered while confirming a payment intent (sandbox only, as for setup intents). */
+  confirmPaymentIntentCard(paymentIntentId: string, source: CardSource, now: Date): Promise<{ card: ProcessorCard; requiresAuthentication: boolean }>;
   attachBankToken(customerId: string, token: string): Promise<ProcessorBankAccount>;
   /** true when the two amounts match the micro-deposits; counting failures is the caller's job. */
   verifyMicroDeposits(customerId: string, bankAccountId: string, amounts: readonly number[]): Promise<boolean>;
@@ -135,6 +137,10 @@ export class SandboxMethods implements MethodOps {
       // charge time, the way Stripe's 4000 0000 0000 0341 behaves. Only 3-D Secure cards stop here.
       requiresAuthentication: card.outcome === 'authentication_required',
     };
+  }
+
+  async confirmPaymentIntentCard(paymentIntentId: string, source: CardSource, now: Date) {
+    return this.confirmSetupIntent(paymentIntentId, source, now);
   }
 
   async attachBankToken(_customerId: string, token: string): Promise<ProcessorBankAccount> {
