@@ -22,6 +22,7 @@ import type { Config } from './config.js';
 import { PaymentsAccountsService } from './modules/payments/accounts.service.js';
 import { CatalogService } from './modules/payments/catalog.service.js';
 import { ChargesService } from './modules/payments/charges.service.js';
+import { CheckoutService } from './modules/payments/checkout.service.js';
 import { DestinationsService } from './modules/payments/destinations.js';
 import { MatchRequestsService } from './modules/payments/match-requests.js';
 import { PaymentIntentsService } from './modules/payments/payment-intents.js';
@@ -79,6 +80,9 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
   const matchRequests = new MatchRequestsService(db, clock);
   const charges = new ChargesService(db, processors, customers, catalog, destinations, matchRequests, partnerClock, clock);
   const paymentIntents = new PaymentIntentsService(db, processors, customers, destinations, charges, paymentsAccounts, partnerClock);
+  // Subscription-mode checkout waits for the subscriptions module: pass its CheckoutSubscriptions
+  // implementation as the last argument to enable it (until then that mode answers 409).
+  const checkout = new CheckoutService(db, customers, catalog, destinations, charges, paymentIntents, paymentsAccounts, partnerClock);
   return {
     db,
     clock,
@@ -108,6 +112,7 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
     destinations,
     matchRequests,
     paymentIntents,
+    checkout,
   };
 }
 

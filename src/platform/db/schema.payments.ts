@@ -120,6 +120,35 @@ export interface PaymentIntentsTable {
   updated_at: Timestamp;
 }
 
+export interface CheckoutLineItem {
+  name: string;
+  priceId: string | null;
+  unitAmount: number;
+  quantity: number;
+  interval: Interval | null;
+}
+
+export interface CheckoutSessionsTable {
+  id: string;
+  account_id: string;
+  customer_id: string | null;
+  mode: 'payment' | 'subscription';
+  currency: string;
+  line_items: ColumnType<CheckoutLineItem[], string, string>;
+  amount: bigint;
+  tip: bigint;
+  tip_interval: Interval | null;
+  success_url: string;
+  cancel_url: string;
+  payment_method_id: string | null;
+  donation: JsonDoc<Record<string, unknown>>;
+  status: 'open' | 'complete';
+  payment_intent_id: string | null;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  completed_at: NullableDate;
+}
+
 export type ChargeStatus = 'pending' | 'succeeded' | 'failed' | 'refunded';
 
 export interface ChargesTable {

@@ -1,6 +1,7 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
 import type {
   ChargesTable,
+  CheckoutSessionsTable,
   ConnectedAccountsTable,
   GivingAccountsTable,
   MatchRequestsTable,
@@ -345,6 +346,7 @@ export interface Database {
   organizations: OrganizationsTable;
   giving_accounts: GivingAccountsTable;
   match_requests: MatchRequestsTable;
+  checkout_sessions: CheckoutSessionsTable;
 }
 
 export type PartnerRow = Selectable<PartnersTable>;
