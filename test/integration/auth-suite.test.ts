@@ -162,6 +162,8 @@ const PUBLIC_ROUTES = new Set([
   'POST /sandbox/bank-tokens', // Stripe.js createToken stand-in: makes a test-bank token, touches no account
   'POST /sandbox/payment-intents/confirm', // Stripe.js confirmCardPayment stand-in: the client secret is the credential
   'POST /sandbox/payment-intents/retrieve', // Stripe.js retrievePaymentIntent stand-in: the client secret is the credential
+  'GET /checkout/{sessionId}', // the hosted checkout page (Stripe Checkout stand-in): the unguessable session id is the credential
+  'POST /checkout/{sessionId}/pay', // what the hosted checkout page calls: the session id is the credential, as for the page
 ]);
 
 /** The documented route a request URL hits; a static segment wins over a parameter, as in the router. */

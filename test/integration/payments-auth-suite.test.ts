@@ -102,6 +102,7 @@ const sandboxBankToken = (
   await ctx.app.inject({ method: 'POST', url: '/sandbox/bank-tokens', payload: { routingNumber: '110000000', accountNumber: '000123456789', accountHolderName: 'Fixture' } })
 ).json() as { id: string };
 const plaidBody = { values: 'public-sandbox-fixture', accountId: 'fixture-account' };
+const checkoutBody = { currency: 'usd', amount: 1000, productName: 'Fixture', quantity: 1, charityId: 1, successURL: 'https://example.org/ok', cancelURL: 'https://example.org/no' };
 const BODIES: Record<string, unknown> = {
   'POST /api/customers/{customerId}/payment-methods/{paymentMethodId}/verify': { values: [32, 45] },
   'POST /api/customers/{customerId}/bank-accounts': { token: sandboxBankToken.id },
@@ -111,6 +112,8 @@ const BODIES: Record<string, unknown> = {
   'POST /api/products/{productId}/prices': { currency: 'usd', unitAmount: 500 },
   'POST /api/customers/{customerId}/charges': { amount: 1000, paymentMethodId: 'pm_card_visa', charityId: 1 },
   'POST /api/customers/{customerId}/payment-intents': { amount: 1000, charityId: 1 },
+  'POST /api/customers/{customerId}/checkout': checkoutBody,
+  'POST /api/customers/checkout': checkoutBody,
 };
 
 function request(r: Route, url: string, authorization?: string): InjectOptions {
