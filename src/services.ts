@@ -26,6 +26,8 @@ import { CheckoutService } from './modules/payments/checkout.service.js';
 import { DestinationsService } from './modules/payments/destinations.js';
 import { MatchRequestsService } from './modules/payments/match-requests.js';
 import { PaymentIntentsService } from './modules/payments/payment-intents.js';
+import { SubscriptionBilling } from './modules/payments/subscriptions.billing.js';
+import { SubscriptionsService } from './modules/payments/subscriptions.service.js';
 import { CustomersService } from './modules/payments/customers.service.js';
 import { PaymentMethodsService } from './modules/payments/payment-methods.service.js';
 import { PaymentsTokens } from './modules/payments/payments.tokens.js';
@@ -80,6 +82,8 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
   const matchRequests = new MatchRequestsService(db, clock);
   const charges = new ChargesService(db, processors, customers, catalog, destinations, matchRequests, partnerClock, clock);
   const paymentIntents = new PaymentIntentsService(db, processors, customers, destinations, charges, paymentsAccounts, partnerClock);
+  const subscriptionBilling = new SubscriptionBilling(db, charges, paymentsAccounts, clock);
+  const subscriptions = new SubscriptionsService(db, customers, destinations, charges, subscriptionBilling, partnerClock);
   // Subscription-mode checkout waits for the subscriptions module: pass its CheckoutSubscriptions
   // implementation as the last argument to enable it (until then that mode answers 409).
   const checkout = new CheckoutService(db, customers, catalog, destinations, charges, paymentIntents, paymentsAccounts, partnerClock);
@@ -112,6 +116,8 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
     destinations,
     matchRequests,
     paymentIntents,
+    subscriptionBilling,
+    subscriptions,
     checkout,
   };
 }

@@ -70,6 +70,18 @@ const FIXTURES: Record<string, (w: World) => Promise<string>> = {
   },
   // The connected account's id (a Stripe Connect account), registered by the operator.
   accountId: async (w) => (await ctx.services.catalog.createConnected(w.account.accountId, { percentageCut: 10 })).paymentProcessorAccountId,
+  subscriptionId: async (w) => {
+    const customer = await paymentsCall(ctx, w.token, 'POST', '/api/customers', { email: 'sub-fixture@example.com' });
+    const product = await paymentsCall(ctx, w.token, 'POST', '/api/products', { name: 'Fixture plan' });
+    const price = await paymentsCall(ctx, w.token, 'POST', `/api/products/${(product.json() as { productId: string }).productId}/prices`, { interval: 'month', currency: 'usd', unitAmount: 500 });
+    const res = await paymentsCall(ctx, w.token, 'POST', `/api/customers/${(customer.json() as { customerId: string }).customerId}/subscriptions`, {
+      items: [{ priceId: (price.json() as { priceId: string }).priceId }],
+      paymentMethodId: 'pm_card_visa',
+      charityId: 1,
+    });
+    assert.equal(res.statusCode, 201, res.body);
+    return (res.json() as { subscriptionId: string }).subscriptionId;
+  },
   customerExternalId: async (w) => {
     const externalId = `ext-${Math.random().toString(36).slice(2)}`;
     const res = await paymentsCall(ctx, w.token, 'POST', '/api/customers', { externalId });
@@ -112,6 +124,7 @@ const BODIES: Record<string, unknown> = {
   'POST /api/products/{productId}/prices': { currency: 'usd', unitAmount: 500 },
   'POST /api/customers/{customerId}/charges': { amount: 1000, paymentMethodId: 'pm_card_visa', charityId: 1 },
   'POST /api/customers/{customerId}/payment-intents': { amount: 1000, charityId: 1 },
+  'POST /api/customers/{customerId}/subscriptions': { items: [{ priceId: 'price_fixture' }], paymentMethodId: 'pm_card_visa', charityId: 1 },
   'POST /api/customers/{customerId}/checkout': checkoutBody,
   'POST /api/customers/checkout': checkoutBody,
 };

@@ -231,3 +231,54 @@ export interface MatchRequestsTable {
   decided_at: NullableDate;
   paid_at: NullableDate;
 }
+
+export interface StoredSubscriptionItem {
+  priceId: string;
+  productId: string;
+  unitAmount: number;
+  quantity: number;
+  currency: string;
+  interval: Interval;
+  isCustom: boolean;
+}
+
+export interface SubscriptionsTable {
+  id: string;
+  account_id: string;
+  customer_id: string;
+  currency: string;
+  interval: Interval;
+  items: ColumnType<StoredSubscriptionItem[], string, string>;
+  amount: bigint;
+  tip: bigint;
+  tip_interval: Interval | null;
+  one_time_tip: bigint;
+  payment_method_id: string;
+  donation: JsonDoc<Record<string, unknown>>;
+  status: 'active' | 'past_due' | 'canceled';
+  paused: Generated<boolean>;
+  resumes_at: NullableDate;
+  cancel_at_period_end: Generated<boolean>;
+  cancel_at: NullableDate;
+  proration_behaviour: Generated<'none' | 'always_invoice' | 'create_proration'>;
+  pending_proration: Generated<bigint>;
+  start_date: Timestamp;
+  current_period_start: Timestamp;
+  current_period_end: Timestamp;
+  ended_at: NullableDate;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface SubscriptionInvoicesTable {
+  id: string;
+  subscription_id: string;
+  period_start: Timestamp;
+  period_end: Timestamp;
+  amount: bigint;
+  tip: bigint;
+  proration: bigint;
+  status: 'paid' | 'failed' | 'void' | 'pending';
+  charge_id: string | null;
+  created_at: Timestamp;
+}

@@ -10,6 +10,8 @@ import type {
   PaymentMethodsTable,
   PaymentsIdempotencyTable,
   SetupIntentsTable,
+  SubscriptionInvoicesTable,
+  SubscriptionsTable,
   PaymentCustomersTable,
   PaymentPricesTable,
   PaymentProductsTable,
@@ -347,6 +349,8 @@ export interface Database {
   giving_accounts: GivingAccountsTable;
   match_requests: MatchRequestsTable;
   checkout_sessions: CheckoutSessionsTable;
+  subscriptions: SubscriptionsTable;
+  subscription_invoices: SubscriptionInvoicesTable;
 }
 
 export type PartnerRow = Selectable<PartnersTable>;
