@@ -80,7 +80,8 @@ test('decline, then success on the hosted page; the donor lands on successURL; t
     assert.equal(await page.locator('h1').textContent(), `Donate to ${partner.partner_name}`);
     assert.equal(await page.locator('#total').textContent(), '$53.00');
     assert.equal(await page.locator('#cancel').getAttribute('href'), `${partnerBase}/cart`);
-    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'fits a 360 px screen');
+    // Browser-side expressions go as strings: the project compiles without the DOM library.
+    assert.ok(await page.evaluate<boolean>('document.documentElement.scrollWidth <= window.innerWidth'), 'fits a 360 px screen');
 
     // Keyboard only: type the declining card and submit with Enter.
     await page.locator('#number').focus();
@@ -94,7 +95,7 @@ test('decline, then success on the hosted page; the donor lands on successURL; t
     await message.waitFor({ state: 'visible' });
     assert.equal(await message.textContent(), 'Your card has insufficient funds.');
     assert.equal(await message.getAttribute('role'), 'alert');
-    assert.equal(await page.evaluate(() => document.activeElement?.id), 'number', 'focus returns to the card number to try again');
+    assert.equal(await page.evaluate<string | undefined>('document.activeElement?.id'), 'number', 'focus returns to the card number to try again');
 
     // The listed success card fills the form; paying redirects to the partner's page.
     await page.locator('[data-card="4242 4242 4242 4242"]').click();
