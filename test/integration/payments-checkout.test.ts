@@ -167,7 +167,9 @@ describe('the hosted page and paying it', () => {
     assert.match(res.body, /Processing costs you cover/);
     assert.match(res.body, /4242 4242 4242 4242/);
     assert.match(res.body, /href="https:\/\/partner\.example\/cart"/);
-    assert.equal((await pageOf('cs_test_nope')).statusCode, 404);
+    const missing = await pageOf('cs_test_nope');
+    assert.equal(missing.statusCode, 404);
+    assert.equal((missing.json() as Json).code, 'NOT_FOUND');
   });
 
   test('success: one charge on the ledger, the successURL with session_id, then 409 and the page says paid', async () => {

@@ -184,7 +184,3 @@ ${saved}
 <script nonce="${nonce}">${SCRIPT}</script></main>`;
   return page(title, nonce, body);
 }
-
-export function renderMissingPage(nonce: string): string {
-  return page('Checkout not found', nonce, '<main><h1>Checkout not found</h1><section role="status"><p>This payment link is not valid. Ask for a new one.</p></section></main>');
-}

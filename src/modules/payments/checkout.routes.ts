@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { AppError } from '../../platform/errors.js';
 import { errorResponses } from '../../platform/http/common.schemas.js';
 import { authed } from '../../platform/http/route.js';
 import { CustomerParams } from './customers.schemas.js';
-import { checkoutCsp, renderCheckoutPage, renderMissingPage } from './checkout.page.js';
+import { checkoutCsp, renderCheckoutPage } from './checkout.page.js';
 import { CheckoutBody, CheckoutResult, PayBody, PayResult, SessionParams } from './checkout.schemas.js';
 import type { CheckoutService } from './checkout.service.js';
 
@@ -55,22 +54,19 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ checkout: CheckoutServi
       description: 'Line items, tip and total, a card form for test cards, 3-D Secure, declines, success and cancel redirects.',
       tags: SANDBOX,
       params: SessionParams,
-      response: { 200: Type.String({ description: 'text/html' }), 404: Type.String({ description: 'text/html' }) },
+      // An unknown session gets the API's one error body like every other 404, not a page of its own.
+      response: { 200: Type.String({ description: 'text/html' }), ...errorResponses(404) },
     }),
     async (request, reply) => {
+      const view = await checkout.view(request.params.sessionId);
       const nonce = randomBytes(16).toString('base64');
-      reply
+      return reply
         .header('content-security-policy', checkoutCsp(nonce))
         .header('cache-control', 'no-store')
         .header('referrer-policy', 'no-referrer')
         .header('x-content-type-options', 'nosniff')
-        .type('text/html; charset=utf-8');
-      try {
-        return reply.send(renderCheckoutPage(await checkout.view(request.params.sessionId), nonce));
-      } catch (err) {
-        if (err instanceof AppError && err.code === 'NOT_FOUND') return reply.status(404).send(renderMissingPage(nonce));
-        throw err;
-      }
+        .type('text/html; charset=utf-8')
+        .send(renderCheckoutPage(view, nonce));
     },
   );
 
