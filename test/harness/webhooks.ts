@@ -5,10 +5,11 @@ import { sql } from 'kysely';
 import { Webhook } from 'standardwebhooks';
 import type { WebhookDispatcher } from '../../src/modules/webhooks/delivery.dispatcher.js';
 import { sirSignature } from '../../src/modules/webhooks/webhooks.signing.js';
-import type { PartnerFixture } from '../factories/partners.js';
-import { partnerCall, purchase } from '../factories/rewards.js';
-import type { SigningKey, TestContext } from './context.js';
-import type { Received } from './receiver.js';
+import { after, before } from 'node:test';
+import { createPartner, type PartnerFixture } from '../factories/partners.js';
+import { createPool, partnerCall, purchase } from '../factories/rewards.js';
+import { createTestContext, type SigningKey, type TestContext } from './context.js';
+import { Receiver, type Received } from './receiver.js';
 
 /** Helpers for the webhook delivery tests: endpoints through the API, dispatcher passes, deliveries read back. */
 
@@ -169,3 +170,47 @@ export const DELIVERY_FIELDS = [
   'status',
   'webhookId',
 ];
+
+/**
+ * The world of the delivery route tests: a database, a partner with a pool, another partner, and
+ * receivers closed at the end. Registers its own before/after hooks; read the fields inside tests.
+ */
+export interface DeliveryRoutesWorld {
+  ctx: TestContext;
+  p: PartnerFixture;
+  other: PartnerFixture;
+  receivers: Receiver[];
+  receiver(): Promise<Receiver>;
+  quietHook(rx: Receiver, path: string): Promise<Hook>;
+  sendTest(hook: Hook, creds?: SigningKey): Promise<LightMyRequestResponse>;
+}
+
+export function deliveryRoutesWorld(onReady: (world: DeliveryRoutesWorld) => void = () => {}): DeliveryRoutesWorld {
+  const world: DeliveryRoutesWorld = {
+    ctx: undefined as unknown as TestContext,
+    p: undefined as unknown as PartnerFixture,
+    other: undefined as unknown as PartnerFixture,
+    receivers: [] as Receiver[],
+    async receiver(): Promise<Receiver> {
+      const rx = await new Receiver().start();
+      world.receivers.push(rx);
+      return rx;
+    },
+    /** An endpoint that only the test route feeds (nothing in these tests writes token_pool.depleted). */
+    quietHook: (rx: Receiver, path: string) => createHook(world.ctx, world.p.sk, { url: `${rx.url}/${path}`, eventTypes: ['token_pool.depleted'] }),
+    sendTest: (hook: Hook, creds: SigningKey = world.p.sk) => partnerCall(world.ctx, creds, 'POST', `/v1/partner/webhooks/${hook.id}/test`),
+  };
+  before(async () => {
+    world.ctx = await createTestContext();
+    world.p = await createPartner(world.ctx.services);
+    world.other = await createPartner(world.ctx.services);
+    await createPool(world.ctx.services, world.p.partnerId);
+    onReady(world);
+  });
+  after(async () => {
+    for (const r of world.receivers) await r.close();
+    world.ctx.services.dispatcher.close();
+    await world.ctx.close();
+  });
+  return world;
+}

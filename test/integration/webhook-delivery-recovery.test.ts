@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { createPartner, type PartnerFixture } from '../factories/partners.js';
-import { createPool, partnerCall } from '../factories/rewards.js';
-import { createTestContext, type TestContext } from '../harness/context.js';
-import { Receiver } from '../harness/receiver.js';
+import { describe, test } from 'node:test';
+import type { PartnerFixture } from '../factories/partners.js';
+import { partnerCall } from '../factories/rewards.js';
+import type { TestContext } from '../harness/context.js';
 import {
   advanceToNextAttempt,
   assertError,
   attemptsOf,
   createHook,
+  deliveryRoutesWorld,
   DELIVERY_FIELDS,
   deliveriesOf,
   deliveryRow,
@@ -25,29 +25,10 @@ import {
 let ctx: TestContext;
 let p: PartnerFixture;
 let other: PartnerFixture;
-const receivers: Receiver[] = [];
-before(async () => {
-  ctx = await createTestContext();
-  p = await createPartner(ctx.services);
-  other = await createPartner(ctx.services);
-  await createPool(ctx.services, p.partnerId);
+const world = deliveryRoutesWorld((w) => {
+  ({ ctx, p, other } = w);
 });
-after(async () => {
-  for (const r of receivers) await r.close();
-  ctx.services.dispatcher.close();
-  await ctx.close();
-});
-
-async function receiver(): Promise<Receiver> {
-  const rx = await new Receiver().start();
-  receivers.push(rx);
-  return rx;
-}
-
-/** An endpoint that only the test route feeds (nothing in these tests writes token_pool.depleted). */
-const quietHook = (rx: Receiver, path: string) => createHook(ctx, p.sk, { url: `${rx.url}/${path}`, eventTypes: ['token_pool.depleted'] });
-
-const sendTest = async (hook: Hook, creds = p.sk) => partnerCall(ctx, creds, 'POST', `/v1/partner/webhooks/${hook.id}/test`);
+const { receiver, quietHook, sendTest } = world;
 
 describe('POST /v1/partner/webhooks/deliveries/:deliveryId/retry', () => {
   test('a failed test delivery is sent again on the next pass', async () => {
