@@ -34,6 +34,7 @@ import { catalogAdminRoutes, catalogRoutes } from './modules/payments/catalog.ro
 import { chargesRoutes } from './modules/payments/charges.routes.js';
 import { paymentIntentsRoutes } from './modules/payments/payment-intents.routes.js';
 import { subscriptionsRoutes } from './modules/payments/subscriptions.routes.js';
+import { refundsAdminRoutes } from './modules/payments/refunds.routes.js';
 import { checkoutRoutes } from './modules/payments/checkout.routes.js';
 import { destinationsAdminRoutes } from './modules/payments/destinations.routes.js';
 import { matchRequestsAdminRoutes } from './modules/payments/match-requests.routes.js';
@@ -223,6 +224,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(chargesRoutes, { charges: services.charges });
   await app.register(paymentIntentsRoutes, { intents: services.paymentIntents });
   await app.register(subscriptionsRoutes, { subscriptions: services.subscriptions });
+  await app.register(refundsAdminRoutes, { refunds: services.refunds });
   await app.register(checkoutRoutes, { checkout: services.checkout, publicUrl: config.publicUrl });
   await app.register(destinationsAdminRoutes, { destinations: services.destinations, accounts: services.paymentsAccounts });
   await app.register(matchRequestsAdminRoutes, { matches: services.matchRequests, accounts: services.paymentsAccounts });

@@ -26,6 +26,7 @@ import { CheckoutService } from './modules/payments/checkout.service.js';
 import { DestinationsService } from './modules/payments/destinations.js';
 import { MatchRequestsService } from './modules/payments/match-requests.js';
 import { PaymentIntentsService } from './modules/payments/payment-intents.js';
+import { RefundsService } from './modules/payments/refunds.js';
 import { SubscriptionBilling } from './modules/payments/subscriptions.billing.js';
 import { SubscriptionsService } from './modules/payments/subscriptions.service.js';
 import { CustomersService } from './modules/payments/customers.service.js';
@@ -83,6 +84,7 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
   const charges = new ChargesService(db, processors, customers, catalog, destinations, matchRequests, partnerClock, clock);
   const paymentIntents = new PaymentIntentsService(db, processors, customers, destinations, charges, paymentsAccounts, partnerClock);
   const subscriptionBilling = new SubscriptionBilling(db, charges, paymentsAccounts, clock);
+  const refunds = new RefundsService(db, paymentsAccounts, partnerClock);
   const subscriptions = new SubscriptionsService(db, customers, destinations, charges, subscriptionBilling, partnerClock);
   // Subscription-mode checkout waits for the subscriptions module: pass its CheckoutSubscriptions
   // implementation as the last argument to enable it (until then that mode answers 409).
@@ -117,6 +119,7 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
     matchRequests,
     paymentIntents,
     subscriptionBilling,
+    refunds,
     subscriptions,
     checkout,
   };
