@@ -27,6 +27,7 @@ import { DestinationsService } from './modules/payments/destinations.js';
 import { MatchRequestsService } from './modules/payments/match-requests.js';
 import { PaymentIntentsService } from './modules/payments/payment-intents.js';
 import { RefundsService } from './modules/payments/refunds.js';
+import { DonationRewards } from './modules/payments/donation-rewards.js';
 import { SubscriptionBilling } from './modules/payments/subscriptions.billing.js';
 import { SubscriptionsService } from './modules/payments/subscriptions.service.js';
 import { CustomersService } from './modules/payments/customers.service.js';
@@ -81,10 +82,11 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
   const catalog = new CatalogService(db, clock);
   const destinations = new DestinationsService(db, clock);
   const matchRequests = new MatchRequestsService(db, clock);
-  const charges = new ChargesService(db, processors, customers, catalog, destinations, matchRequests, partnerClock, clock);
+  const donationRewards = new DonationRewards(db, actions, reversals, clock);
+  const charges = new ChargesService(db, processors, customers, catalog, destinations, matchRequests, donationRewards, partnerClock, clock);
   const paymentIntents = new PaymentIntentsService(db, processors, customers, destinations, charges, paymentsAccounts, partnerClock);
   const subscriptionBilling = new SubscriptionBilling(db, charges, paymentsAccounts, clock);
-  const refunds = new RefundsService(db, paymentsAccounts, partnerClock);
+  const refunds = new RefundsService(db, paymentsAccounts, partnerClock, donationRewards);
   const subscriptions = new SubscriptionsService(db, customers, destinations, charges, subscriptionBilling, partnerClock);
   // Subscription-mode checkout waits for the subscriptions module: pass its CheckoutSubscriptions
   // implementation as the last argument to enable it (until then that mode answers 409).
@@ -120,6 +122,7 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
     paymentIntents,
     subscriptionBilling,
     refunds,
+    donationRewards,
     subscriptions,
     checkout,
   };

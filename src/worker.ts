@@ -7,7 +7,7 @@ export interface BackgroundWork {
 }
 
 /**
- * The background work: webhook fan-out and delivery, campaign schedules, grant expiry, bank-debit settlement and subscription billing. It runs inside `serve` (one process
+ * The background work: webhook fan-out and delivery, campaign schedules, grant expiry, bank-debit settlement, subscription billing and donation rewards. It runs inside `serve` (one process
  * is enough for the embedded setup) and in `worker` processes; every step is safe to run from
  * several processes at once (SKIP LOCKED claims and guarded updates), so running both is fine.
  */
@@ -27,6 +27,7 @@ export function startBackgroundWork(
     // Bank debits whose settlement day has come (by each partner's sandbox clock in the sandbox).
     while ((await services.charges.settleDue()) > 0);
     await services.subscriptionBilling.billDue();
+    while ((await services.donationRewards.runPending()) > 0);
     // Only partner environments whose pools let grants expire can have anything to expire.
     const scopes = await sql<{ partner_id: string; environment: 'sandbox' | 'production' }>`
       SELECT DISTINCT partner_id, environment FROM token_pools WHERE grant_expiry_days IS NOT NULL`.execute(services.db);

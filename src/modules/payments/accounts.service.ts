@@ -120,6 +120,13 @@ export class PaymentsAccountsService {
     };
   }
 
+  /** Operator: turn the rewards bridge on or off (donations reward the donor with tokens). */
+  async setDonationRewards(accountId: string, enabled: boolean) {
+    await this.get(accountId);
+    await this.db.updateTable('payments_accounts').set({ donation_rewards: enabled }).where('id', '=', accountId).execute();
+    return { accountId, donationRewards: enabled };
+  }
+
   /** Who acts for an account when no token is involved (a payment page confirming, a settlement). */
   async authFor(accountId: string): Promise<PaymentsAuth> {
     const a = await this.get(accountId);

@@ -10,6 +10,7 @@ import type { CatalogService } from './catalog.service.js';
 import type { CustomersService } from './customers.service.js';
 import type { DestinationsService } from './destinations.js';
 import type { MatchRequestsService } from './match-requests.js';
+import type { DonationRewards } from './donation-rewards.js';
 import type { ChargeBodyType } from './donation.schemas.js';
 import { chargeCurrency, toDonation, type Donation } from './donation.js';
 import { DEFAULT_FEES, rateFor, splitDonation, type FeeSchedule, type Split } from './fees.js';
@@ -49,6 +50,7 @@ export class ChargesService {
     private readonly catalog: CatalogService,
     private readonly destinations: DestinationsService,
     private readonly matches: MatchRequestsService,
+    private readonly rewards: DonationRewards,
     private readonly clock: PartnerClock,
     private readonly baseClock: Clock,
     private readonly fees: FeeSchedule = DEFAULT_FEES,
@@ -171,6 +173,7 @@ export class ChargesService {
     await chargesRepo.update(trx, row.id, { ledger_transaction_id: txId });
     const donation = row.donation as unknown as Donation;
     if (donation.matchRequested) await this.matches.createForCharge(trx, row, donation, auth, at);
+    await this.rewards.enqueue(trx, row.id, row.account_id, 'reward', at);
   }
 
   private request(method: MethodRow, split: Split, currency: string, donation: Donation, connectedAccountId: string | null): ChargeRequest {

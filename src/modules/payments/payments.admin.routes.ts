@@ -58,6 +58,20 @@ export const paymentsAdminRoutes: FastifyPluginAsyncTypebox<{ accounts: Payments
     async (request, reply) => reply.status(201).send(await accounts.create(request.params.id, request.body)),
   );
 
+  app.patch(
+    '/v1/admin/payments-accounts/:accountId',
+    authed('operator', {
+      summary: 'Turn donation rewards on or off for a payments account',
+      description:
+        "With donationRewards on, every succeeded charge of a customer whose externalId names a partner user submits a DONATION action for that user (keyed by the charge); a full refund reverses it.",
+      tags: TAG,
+      params: Type.Object({ accountId: Type.String({ minLength: 1, maxLength: 64 }) }),
+      body: Type.Object({ donationRewards: Type.Boolean() }, { additionalProperties: false }),
+      response: { 200: Type.Object({ accountId: Type.String(), donationRewards: Type.Boolean() }), ...errorResponses(404) },
+    }),
+    async (request) => accounts.setDonationRewards(request.params.accountId, request.body.donationRewards),
+  );
+
   app.get(
     '/v1/admin/partners/:id/payments-accounts',
     authed('operator', {

@@ -7,6 +7,7 @@ import type { PartnerClock } from '../rewards/partner-clock.js';
 import type { PaymentsAccountsService } from './accounts.service.js';
 import type { Donation } from './donation.js';
 import { moneyAccounts } from './money-ledger.js';
+import type { DonationRewards } from './donation-rewards.js';
 
 /**
  * Splits a refund of `amount` over the parts of a charge in proportion to each part, by largest
@@ -33,6 +34,7 @@ export class RefundsService {
     private readonly db: Kysely<Database>,
     private readonly accounts: PaymentsAccountsService,
     private readonly clock: PartnerClock,
+    private readonly rewards: DonationRewards,
   ) {}
 
   async refund(chargeId: string, amount: number | undefined) {
@@ -76,6 +78,7 @@ export class RefundsService {
         .where('id', '=', charge.id)
         .returningAll()
         .executeTakeFirstOrThrow();
+      if (row.status === 'refunded') await this.rewards.enqueue(trx, row.id, row.account_id, 'reverse', at);
       return { chargeId: row.id, status: row.status, amount: Number(wanted), refundedAmount: Number(row.refunded_amount), gross: Number(row.gross) };
     });
   }

@@ -18,6 +18,7 @@ export interface PaymentsAccountsTable {
   public_key: string;
   processor_secret_sealed: string | null;
   is_active: Generated<boolean>;
+  donation_rewards: Generated<boolean>;
   created_at: Generated<Date>;
 }
 
@@ -281,4 +282,16 @@ export interface SubscriptionInvoicesTable {
   status: 'paid' | 'failed' | 'void' | 'pending';
   charge_id: string | null;
   created_at: Timestamp;
+}
+
+export interface DonationRewardJobsTable {
+  charge_id: string;
+  kind: 'reward' | 'reverse';
+  account_id: string;
+  status: 'pending' | 'done' | 'failed';
+  attempts: Generated<number>;
+  action_id: string | null;
+  last_error: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
 }

@@ -3,6 +3,7 @@ import type {
   ChargesTable,
   CheckoutSessionsTable,
   ConnectedAccountsTable,
+  DonationRewardJobsTable,
   GivingAccountsTable,
   MatchRequestsTable,
   OrganizationsTable,
@@ -351,6 +352,7 @@ export interface Database {
   checkout_sessions: CheckoutSessionsTable;
   subscriptions: SubscriptionsTable;
   subscription_invoices: SubscriptionInvoicesTable;
+  donation_reward_jobs: DonationRewardJobsTable;
 }
 
 export type PartnerRow = Selectable<PartnersTable>;
