@@ -14,7 +14,8 @@
  *      from the moment COMMIT returned to the moment the receiver read the request.
  * BENCH_EVENTS (default 20000) and BENCH_UNLOADED (default 200) change the counts; BENCH_STATEMENTS=1
  * also prints the statements PostgreSQL spent most time on while delivering the backlog
- * (pg_stat_statements, which costs a little throughput).
+ * (pg_stat_statements, which costs a little throughput); BENCH_PROFILE_DIR=dir writes each worker's
+ * CPU profile there (node --cpu-prof) when it stops.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -41,6 +42,7 @@ const EVENTS_PER_STATEMENT = 1_000;
 /** The whole run is killed after this, whatever state it is in. */
 const RUN_LIMIT_MS = 10 * 60_000;
 const STATEMENTS = process.env.BENCH_STATEMENTS === '1';
+const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const MASTER_KEY = randomBytes(32);
 
@@ -239,7 +241,8 @@ function startWorker(name: string, databaseUrl: string, dataDir: string): { chil
     LOG_LEVEL: 'warn',
   };
   delete env.REDIS_URL;
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/main.ts'), 'worker'], { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const profile = PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', path.join(root, 'src/main.ts'), 'worker'], { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] });
   children.add(child);
   const ready = new Promise<number>((resolve, reject) => {
     let out = '';
