@@ -1,4 +1,4 @@
-import type { ColumnType, Generated } from 'kysely';
+import type { ColumnType, Generated, GeneratedAlways } from 'kysely';
 import type { Environment, Timestamp } from './schema.js';
 
 export interface PaymentsPartnersTable {
@@ -201,6 +201,8 @@ export interface OrganizationsTable {
   curated: Generated<boolean>;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
+  /** organization_search_key(name), kept by PostgreSQL (migration 0015). */
+  search_key: GeneratedAlways<string>;
 }
 
 export type GivingAccountKind = 'giving_account' | 'subaccount' | 'master_account' | 'campaign';
