@@ -211,3 +211,46 @@ describe('webhook delivery settings', () => {
     assertRejected({ ALMONER_WEBHOOK_TIMEOUT_MS: '15s' }, 'ALMONER_WEBHOOK_TIMEOUT_MS');
   });
 });
+
+describe('Stripe and Plaid settings', () => {
+  test('defaults: Stripe itself over https, no webhook secret, Plaid off', () => {
+    const c = loadConfig({});
+    assert.deepEqual(
+      { host: c.stripe.host, port: c.stripe.port, protocol: c.stripe.protocol, secrets: c.stripe.webhookSecrets, timeout: c.stripe.timeoutMs, retries: c.stripe.maxNetworkRetries },
+      { host: 'api.stripe.com', port: 443, protocol: 'https', secrets: [], timeout: 30_000, retries: 1 },
+    );
+    assert.equal(c.plaid, null);
+    assert.ok(Object.isFrozen(c.stripe));
+  });
+
+  test('the API base is split into the host, port and protocol the SDK takes', () => {
+    const local = loadConfig({ ALMONER_STRIPE_API_BASE: 'http://127.0.0.1:12111' }).stripe;
+    assert.deepEqual([local.host, local.port, local.protocol], ['127.0.0.1', 12111, 'http']);
+    const plain = loadConfig({ ALMONER_STRIPE_API_BASE: 'https://stripe.internal/' }).stripe;
+    assert.deepEqual([plain.host, plain.port, plain.protocol], ['stripe.internal', 443, 'https']);
+    assertRejected({ ALMONER_STRIPE_API_BASE: 'api.stripe.com' }, 'ALMONER_STRIPE_API_BASE');
+    assertRejected({ ALMONER_STRIPE_API_BASE: 'https://api.stripe.com/v1' }, 'ALMONER_STRIPE_API_BASE');
+  });
+
+  test('webhook secrets: one or more whsec_ values, comma-separated; anything else is refused without echoing it', () => {
+    assert.deepEqual(loadConfig({ ALMONER_STRIPE_WEBHOOK_SECRET: 'whsec_test,whsec_live' }).stripe.webhookSecrets, ['whsec_test', 'whsec_live']);
+    for (const bad of ['sk_test_notasecret', 'whsec_a,,whsec_b', 'whsec_a, whsec_b']) {
+      assert.throws(
+        () => loadConfig({ ALMONER_STRIPE_WEBHOOK_SECRET: bad }),
+        (err: unknown) => err instanceof ConfigError && err.message.includes('ALMONER_STRIPE_WEBHOOK_SECRET') && !err.message.includes(bad),
+      );
+    }
+  });
+
+  test('Plaid: client id and secret together, sandbox host by default, an override for tests', () => {
+    const c = loadConfig({ ALMONER_PLAID_CLIENT_ID: 'client', ALMONER_PLAID_SECRET: 'secret' }).plaid!;
+    assert.deepEqual(c, { clientId: 'client', secret: 'secret', environment: 'sandbox', basePath: 'https://sandbox.plaid.com' });
+    const prod = loadConfig({ ALMONER_PLAID_CLIENT_ID: 'client', ALMONER_PLAID_SECRET: 'secret', ALMONER_PLAID_ENV: 'production' }).plaid!;
+    assert.equal(prod.basePath, 'https://production.plaid.com');
+    const local = loadConfig({ ALMONER_PLAID_CLIENT_ID: 'c', ALMONER_PLAID_SECRET: 's', ALMONER_PLAID_API_BASE: 'http://127.0.0.1:9000/' }).plaid!;
+    assert.equal(local.basePath, 'http://127.0.0.1:9000');
+    assertRejected({ ALMONER_PLAID_CLIENT_ID: 'client' }, 'ALMONER_PLAID_SECRET');
+    assertRejected({ ALMONER_PLAID_ENV: 'development' }, 'ALMONER_PLAID_ENV');
+    assertRejected({ ALMONER_STRIPE_TIMEOUT_MS: '10' }, 'ALMONER_STRIPE_TIMEOUT_MS');
+  });
+});

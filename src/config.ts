@@ -28,6 +28,14 @@ const EnvSchema = Type.Object({
   ALMONER_WEBHOOK_ENDPOINT_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 1_000, default: 32 }),
   ALMONER_WEBHOOK_POLL_MS: Type.Integer({ minimum: 10, maximum: 60_000, default: 200 }),
   ALMONER_WEBHOOK_ROTATION_GRACE_HOURS: Type.Integer({ minimum: 0, maximum: 720, default: 24 }),
+  ALMONER_STRIPE_API_BASE: Type.String({ pattern: '^https?://[^/?#]+/?$', default: 'https://api.stripe.com' }),
+  ALMONER_STRIPE_WEBHOOK_SECRET: Type.Optional(Type.String({ pattern: '^whsec_[^,\\s]+(,whsec_[^,\\s]+)*$' })),
+  ALMONER_STRIPE_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 120_000, default: 30_000 }),
+  ALMONER_STRIPE_MAX_NETWORK_RETRIES: Type.Integer({ minimum: 0, maximum: 5, default: 1 }),
+  ALMONER_PLAID_CLIENT_ID: Type.Optional(Type.String({ minLength: 1 })),
+  ALMONER_PLAID_SECRET: Type.Optional(Type.String({ minLength: 1 })),
+  ALMONER_PLAID_ENV: Type.Union([Type.Literal('sandbox'), Type.Literal('production')], { default: 'sandbox' }),
+  ALMONER_PLAID_API_BASE: Type.Optional(Type.String({ pattern: '^https?://[^?#]+$' })),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info' },
@@ -70,6 +78,40 @@ export interface Config {
     readonly pollMs: number;
     readonly rotationGraceMs: number;
   };
+  readonly stripe: StripeConfig;
+  /** null: Plaid is not configured; sandbox accounts use the offline Plaid stand-in, Stripe accounts cannot link through Plaid. */
+  readonly plaid: PlaidConfig | null;
+}
+
+export interface StripeConfig {
+  /** Where the SDK sends requests: Stripe itself, or a local emulator in tests. */
+  readonly host: string;
+  readonly port: number;
+  readonly protocol: 'http' | 'https';
+  /**
+   * Signing secrets of the Stripe webhook endpoints that deliver to /api/stripe/webhook: one per
+   * endpoint (a test-mode and a live-mode one), or two during a rotation. Empty: the route refuses
+   * every event, since none could be verified.
+   */
+  readonly webhookSecrets: readonly string[];
+  readonly timeoutMs: number;
+  readonly maxNetworkRetries: number;
+}
+
+export interface PlaidConfig {
+  readonly clientId: string;
+  readonly secret: string;
+  readonly environment: 'sandbox' | 'production';
+  readonly basePath: string;
+}
+
+const PLAID_HOSTS = { sandbox: 'https://sandbox.plaid.com', production: 'https://production.plaid.com' } as const;
+
+/** The SDK takes host, port and protocol separately; the setting is one URL. */
+export function stripeEndpoint(base: string): Pick<StripeConfig, 'host' | 'port' | 'protocol'> {
+  const url = new URL(base);
+  const protocol = url.protocol === 'http:' ? 'http' : 'https';
+  return { host: url.hostname, port: url.port ? Number(url.port) : protocol === 'http' ? 80 : 443, protocol };
 }
 
 export class ConfigError extends Error {
@@ -89,6 +131,8 @@ const INTEGER_VARS = new Set([
   'ALMONER_WEBHOOK_ENDPOINT_CONCURRENCY',
   'ALMONER_WEBHOOK_POLL_MS',
   'ALMONER_WEBHOOK_ROTATION_GRACE_HOURS',
+  'ALMONER_STRIPE_TIMEOUT_MS',
+  'ALMONER_STRIPE_MAX_NETWORK_RETRIES',
 ]);
 
 /** Accepts 64 hex characters or base64 of exactly 32 bytes. */
@@ -142,6 +186,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       `ALMONER_WEBHOOK_LEASE_MS (${leaseMs}) must be longer than ALMONER_WEBHOOK_TIMEOUT_MS (${e.ALMONER_WEBHOOK_TIMEOUT_MS}), or two dispatchers could send one delivery at once`,
     );
   }
+  if (Boolean(e.ALMONER_PLAID_CLIENT_ID) !== Boolean(e.ALMONER_PLAID_SECRET)) {
+    throw new ConfigError('ALMONER_PLAID_CLIENT_ID and ALMONER_PLAID_SECRET go together: set both to use Plaid, or neither');
+  }
+  const plaid: PlaidConfig | null =
+    e.ALMONER_PLAID_CLIENT_ID && e.ALMONER_PLAID_SECRET
+      ? Object.freeze({
+          clientId: e.ALMONER_PLAID_CLIENT_ID,
+          secret: e.ALMONER_PLAID_SECRET,
+          environment: e.ALMONER_PLAID_ENV,
+          basePath: (e.ALMONER_PLAID_API_BASE ?? PLAID_HOSTS[e.ALMONER_PLAID_ENV]).replace(/\/+$/, ''),
+        })
+      : null;
   return Object.freeze({
     port: e.PORT,
     host: e.HOST,
@@ -169,5 +225,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       pollMs: e.ALMONER_WEBHOOK_POLL_MS,
       rotationGraceMs: e.ALMONER_WEBHOOK_ROTATION_GRACE_HOURS * 3_600_000,
     }),
+    stripe: Object.freeze({
+      ...stripeEndpoint(e.ALMONER_STRIPE_API_BASE),
+      webhookSecrets: Object.freeze(e.ALMONER_STRIPE_WEBHOOK_SECRET ? e.ALMONER_STRIPE_WEBHOOK_SECRET.split(',') : []),
+      timeoutMs: e.ALMONER_STRIPE_TIMEOUT_MS,
+      maxNetworkRetries: e.ALMONER_STRIPE_MAX_NETWORK_RETRIES,
+    }),
+    plaid,
   });
 }
