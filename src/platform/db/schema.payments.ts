@@ -148,6 +148,8 @@ export interface CheckoutSessionsTable {
   created_at: Timestamp;
   expires_at: Timestamp;
   completed_at: NullableDate;
+  /** Stripe accounts: Stripe's hosted checkout page. */
+  processor_url: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export type ChargeStatus = 'pending' | 'succeeded' | 'failed' | 'refunded';
@@ -176,6 +178,8 @@ export interface ChargesTable {
   settles_at: NullableDate;
   created_at: Timestamp;
   updated_at: Timestamp;
+  /** Stripe accounts: the PaymentIntent (pi_...) that took the money. */
+  processor_ref: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface PaymentsIdempotencyTable {
@@ -284,6 +288,8 @@ export interface SubscriptionInvoicesTable {
   status: 'paid' | 'failed' | 'void' | 'pending';
   charge_id: string | null;
   created_at: Timestamp;
+  /** Stripe accounts: the invoice (in_...) that billed the period. */
+  processor_ref: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface DonationRewardJobsTable {
@@ -296,4 +302,13 @@ export interface DonationRewardJobsTable {
   last_error: string | null;
   created_at: Timestamp;
   updated_at: Timestamp;
+}
+
+export interface StripeEventsTable {
+  id: string;
+  type: string;
+  livemode: boolean;
+  account_id: string | null;
+  outcome: 'applied' | 'ignored' | 'unmatched';
+  received_at: Timestamp;
 }

@@ -11,6 +11,7 @@ import type {
   PaymentMethodsTable,
   PaymentsIdempotencyTable,
   SetupIntentsTable,
+  StripeEventsTable,
   SubscriptionInvoicesTable,
   SubscriptionsTable,
   PaymentCustomersTable,
@@ -353,6 +354,7 @@ export interface Database {
   subscriptions: SubscriptionsTable;
   subscription_invoices: SubscriptionInvoicesTable;
   donation_reward_jobs: DonationRewardJobsTable;
+  stripe_events: StripeEventsTable;
 }
 
 export type PartnerRow = Selectable<PartnersTable>;
