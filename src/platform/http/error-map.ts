@@ -18,6 +18,8 @@ export const STATUS_BY_CODE: Record<string, number> = {
   TIMESTAMP_OUT_OF_RANGE: 401,
   MISSING_SIGNATURE: 401,
   INVALID_SIGNATURE: 401,
+  // Stripe refused the request as invalid (an unknown bank token, a detached method): its message is passed on.
+  PROCESSOR_REJECTED: 400,
   UNAUTHORIZED: 401,
   INSUFFICIENT_POOL: 402,
   CAMPAIGN_BUDGET_EXHAUSTED: 402,
@@ -52,7 +54,10 @@ export const STATUS_BY_CODE: Record<string, number> = {
   RATE_LIMITED: 429,
   TOO_MANY_ATTEMPTS: 429,
   INTERNAL_ERROR: 500,
+  // The payment processor (Stripe) failed or refused our credentials: retryable, and never our 500.
+  PROCESSOR_ERROR: 502,
   SERVICE_UNAVAILABLE: 503,
+  PROCESSOR_UNAVAILABLE: 503,
 };
 
 const REASONS: Record<number, string> = {
@@ -68,6 +73,7 @@ const REASONS: Record<number, string> = {
   422: 'Unprocessable Entity',
   429: 'Too Many Requests',
   500: 'Internal Server Error',
+  502: 'Bad Gateway',
   503: 'Service Unavailable',
 };
 
