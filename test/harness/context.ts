@@ -72,7 +72,17 @@ export async function createTestContext(
     ALMONER_WEBHOOKS_ALLOW_INSECURE_SANDBOX: 'true',
     ...options.env,
   });
-  const pool = createPgPool({ connectionString: databaseUrl, max: 10 });
+  // ALMONER_TEST_POOL_MAX=1 flushes out code that takes a second connection while holding one in a
+  // transaction: with one connection such code hangs instead of passing until the pool runs dry.
+  const pool = createPgPool({ connectionString: databaseUrl, max: Number(process.env.ALMONER_TEST_POOL_MAX ?? 10) });
+  // With one connection, a wait for the pool is a nested acquisition: print where it came from.
+  if (process.env.ALMONER_TEST_POOL_MAX === '1') {
+    const connect = pool.connect.bind(pool) as (...a: unknown[]) => unknown;
+    (pool as unknown as { connect: (...a: unknown[]) => unknown }).connect = (...a: unknown[]) => {
+      if (pool.idleCount === 0 && pool.totalCount >= 1) console.error('POOLWAIT', new Error().stack);
+      return connect(...a);
+    };
+  }
   const db = createKysely(pool);
   const clock = new ManualClock(options.now ?? new Date());
   const services = createServices(db, config.masterKey!, clock, serviceOptions(config));

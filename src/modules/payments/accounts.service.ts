@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Clock } from '../../platform/clock.js';
 import { prefixedId, randomHex } from '../../platform/crypto/ids.js';
 import type { SecretBox } from '../../platform/crypto/secret-box.js';
@@ -128,13 +128,13 @@ export class PaymentsAccountsService {
   }
 
   /** Who acts for an account when no token is involved (a payment page confirming, a settlement). */
-  async authFor(accountId: string): Promise<PaymentsAuth> {
-    const a = await this.get(accountId);
+  async authFor(accountId: string, db: Kysely<Database> | Transaction<Database> = this.db): Promise<PaymentsAuth> {
+    const a = await this.get(accountId, db);
     return { accountId, partnerId: a.partner_id, partnerNumber: a.partner_number, environment: a.environment, processor: a.processor };
   }
 
-  async get(accountId: string) {
-    const row = await accountsRepo.find(this.db, accountId);
+  async get(accountId: string, db: Kysely<Database> | Transaction<Database> = this.db) {
+    const row = await accountsRepo.find(db, accountId);
     if (!row) throw notFound(`Payments account "${accountId}"`);
     return row;
   }

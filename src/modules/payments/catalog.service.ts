@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { Clock } from '../../platform/clock.js';
 import { prefixedId } from '../../platform/crypto/ids.js';
 import type { Database } from '../../platform/db/schema.js';
@@ -117,8 +117,8 @@ export class CatalogService {
   }
 
   /** The connected account a charge pays the partner's cut to, if any. */
-  async defaultConnected(accountId: string) {
-    return catalogRepo.defaultConnected(this.db, accountId);
+  async defaultConnected(accountId: string, db: Kysely<Database> | Transaction<Database> = this.db) {
+    return catalogRepo.defaultConnected(db, accountId);
   }
 
   private async product(auth: PaymentsAuth, productId: string) {

@@ -71,7 +71,7 @@ export class ChargesService {
       now,
       async (trx) => {
         const method = await this.paymentMethod(trx, auth, customerId, body.paymentMethodId, now);
-        const split = await this.split(auth, method.type, BigInt(body.amount), BigInt(body.tip ?? 0), digits, donation);
+        const split = await this.split(auth, method.type, BigInt(body.amount), BigInt(body.tip ?? 0), digits, donation, trx);
         return this.take(trx, auth, { customerId, method, currency, split: split.split, connectedAccountId: split.connectedAccountId, donation, paymentIntentId: null, now });
       },
     );
@@ -82,9 +82,21 @@ export class ChargesService {
     return outcome.body as ChargeAnswer;
   }
 
-  /** The split for a donation: fee rate of the method, the default connected account's cut, cover flags. */
-  async split(auth: PaymentsAuth, methodType: 'card' | 'us_bank_account', amount: bigint, tip: bigint, digits: number, donation: Donation) {
-    const connected = await this.catalog.defaultConnected(auth.accountId);
+  /**
+   * The split for a donation: fee rate of the method, the default connected account's cut, cover flags.
+   * Inside a transaction pass it as `db`: a second pool connection taken while the first is held
+   * deadlocks the pool once every connection is a transaction waiting for another.
+   */
+  async split(
+    auth: PaymentsAuth,
+    methodType: 'card' | 'us_bank_account',
+    amount: bigint,
+    tip: bigint,
+    digits: number,
+    donation: Donation,
+    db: Kysely<Database> | Transaction<Database> = this.db,
+  ) {
+    const connected = await this.catalog.defaultConnected(auth.accountId, db);
     const rate = rateFor(methodType === 'card' ? this.fees.card : this.fees.ach, digits);
     const split = splitDonation({
       amount,

@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { Clock } from '../../platform/clock.js';
 import type { Database } from '../../platform/db/schema.js';
 import type { PaymentCustomersTable } from '../../platform/db/schema.payments.js';
@@ -105,8 +105,8 @@ export class CustomersService {
   }
 
   /** A customer of this account; another account's customer is a 404 like a missing one. */
-  async row(auth: PaymentsAuth, customerId: string) {
-    const row = await customersRepo.find(this.db, auth.accountId, customerId);
+  async row(auth: PaymentsAuth, customerId: string, db: Kysely<Database> | Transaction<Database> = this.db) {
+    const row = await customersRepo.find(db, auth.accountId, customerId);
     if (!row) throw notFound(`Customer "${customerId}"`);
     return row;
   }

@@ -106,8 +106,8 @@ export class PaymentIntentsService {
       if (intent.status === 'succeeded' || intent.status === 'processing' || intent.status === 'canceled') {
         throw new AppError('INVALID_STATE', `This payment intent is already ${intent.status}`);
       }
-      const auth = await this.accounts.authFor(intent.account_id);
-      const now = await this.clock.now(auth.partnerId, auth.environment);
+      const auth = await this.accounts.authFor(intent.account_id, trx);
+      const now = await this.clock.now(auth.partnerId, auth.environment, trx);
       const update = (patch: Partial<Pick<IntentRow, 'status' | 'payment_method_id' | 'charge_id'>> & { last_error?: string | null }) =>
         trx
           .updateTable('payment_intents')
@@ -160,7 +160,7 @@ export class PaymentIntentsService {
 
       const donation = intent.donation as unknown as Donation;
       const { digits } = chargeCurrency(intent.currency);
-      const { split, connectedAccountId } = await this.charges.split(auth, method.type, intent.amount, intent.tip, digits, donation);
+      const { split, connectedAccountId } = await this.charges.split(auth, method.type, intent.amount, intent.tip, digits, donation, trx);
       // A passed 3-D Secure challenge is what lets such a card pay.
       const paying = authenticated ? { ...method, sandbox_outcome: 'succeeds' } : method;
       const outcome = await this.charges.take(trx, auth, {

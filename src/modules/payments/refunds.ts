@@ -47,8 +47,8 @@ export class RefundsService {
       if (wanted <= 0n || wanted > left) {
         throw new AppError('VALIDATION_ERROR', `amount must be between 1 and ${left} (what is left to refund, smallest currency unit)`, { details: [{ path: '/amount', message: 'out of range' }] });
       }
-      const auth = await this.accounts.authFor(charge.account_id);
-      const at = await this.clock.now(auth.partnerId, auth.environment);
+      const auth = await this.accounts.authFor(charge.account_id, trx);
+      const at = await this.clock.now(auth.partnerId, auth.environment, trx);
       // Shares are taken from what is left of each part, so no part is ever refunded beyond what it
       // received and the last refund takes exactly the rest.
       const already = charge.refunded_amount === 0n ? [0n, 0n, 0n, 0n] : await this.refundedSoFar(trx, charge.id);

@@ -50,7 +50,7 @@ export class SubscriptionBilling {
     const donation = sub.donation as unknown as Donation;
     const { digits } = chargeCurrency(sub.currency);
     const charged = amount > 0n ? amount : 1n;
-    const { split, connectedAccountId } = await this.charges.split(auth, method.type, charged, tip, digits, donation);
+    const { split, connectedAccountId } = await this.charges.split(auth, method.type, charged, tip, digits, donation, trx);
     const outcome = await this.charges.take(trx, auth, {
       customerId: sub.customer_id,
       method,
@@ -102,7 +102,7 @@ export class SubscriptionBilling {
 
   /** Moves one subscription through every period boundary that has passed by `now`. */
   private async advance(trx: Transaction<Database>, id: string, accountId: string, now: Date) {
-    const auth = await this.accounts.authFor(accountId);
+    const auth = await this.accounts.authFor(accountId, trx);
     let sub = (await trx.selectFrom('subscriptions').selectAll().where('id', '=', id).executeTakeFirst())!;
     for (let guard = 0; guard < 1000 && sub.status !== 'canceled'; guard++) {
       const end = sub.current_period_end;

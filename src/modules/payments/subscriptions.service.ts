@@ -136,7 +136,7 @@ export class SubscriptionsService {
     return this.db.transaction().execute(async (trx) => {
       const sub = await this.row(trx, auth, subscriptionId, customerId, true);
       if (sub.status === 'canceled') return toSubscription(sub);
-      const now = await this.clock.now(auth.partnerId, auth.environment);
+      const now = await this.clock.now(auth.partnerId, auth.environment, trx);
       return toSubscription(
         await trx.updateTable('subscriptions').set({ status: 'canceled', ended_at: now, updated_at: now }).where('id', '=', sub.id).returningAll().executeTakeFirstOrThrow(),
       );
@@ -270,7 +270,7 @@ export class SubscriptionsService {
   }
 
   private async row(db: Kysely<Database> | Transaction<Database>, auth: PaymentsAuth, id: string, customerId?: string, forUpdate = false) {
-    if (customerId) await this.customers.row(auth, customerId);
+    if (customerId) await this.customers.row(auth, customerId, db);
     let q = db.selectFrom('subscriptions').selectAll().where('account_id', '=', auth.accountId).where('id', '=', id);
     if (customerId) q = q.where('customer_id', '=', customerId);
     if (forUpdate) q = q.forUpdate();

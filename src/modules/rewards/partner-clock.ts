@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Clock } from '../../platform/clock.js';
 import type { Database, Environment } from '../../platform/db/schema.js';
 import { notFound } from '../../platform/errors.js';
@@ -18,16 +18,17 @@ export class PartnerClock {
     private readonly base: Clock,
   ) {}
 
-  async now(partnerId: string, environment: Environment): Promise<Date> {
+  /** Inside a transaction pass it as `db`, so the lookup never waits for a second pool connection. */
+  async now(partnerId: string, environment: Environment, db: Kysely<Database> | Transaction<Database> = this.db): Promise<Date> {
     const base = this.base.now();
     if (environment !== 'sandbox') return base;
-    return new Date(base.getTime() + (await this.offset(partnerId)));
+    return new Date(base.getTime() + (await this.offset(partnerId, db)));
   }
 
-  private async offset(partnerId: string): Promise<number> {
+  private async offset(partnerId: string, db: Kysely<Database> | Transaction<Database>): Promise<number> {
     const hit = this.offsets.get(partnerId);
     if (hit && Date.now() - hit.fetched < TTL_MS) return hit.offsetMs;
-    const row = await this.db
+    const row = await db
       .selectFrom('partners')
       .select('sandbox_clock_offset_ms')
       .where('id', '=', partnerId)
