@@ -10,12 +10,20 @@ export interface ChargeRequest {
   connectedAccountId: string | null;
   partnerCut: bigint;
   metadata: Record<string, string>;
+  /** The processor's customer the method is saved on; null for a guest charge. */
+  customerId?: string | null;
+  /**
+   * Sent to the processor with the charge, so a retry of the same charge (ours after a failure, or
+   * the SDK's after a dropped connection) is answered with the first attempt's result.
+   */
+  idempotencyKey?: string;
 }
 
+/** processorRef: the processor's own id of the payment (a Stripe PaymentIntent), which its events name. */
 export type ChargeResult =
-  | { status: 'succeeded' }
-  | { status: 'pending'; settlesInDays: number }
-  | { status: 'failed'; code: string; message: string };
+  | { status: 'succeeded'; processorRef?: string | null }
+  | { status: 'pending'; settlesInDays: number; processorRef?: string | null }
+  | { status: 'failed'; code: string; message: string; processorRef?: string | null };
 
 export interface ChargeOps {
   charge(request: ChargeRequest): Promise<ChargeResult>;

@@ -1,0 +1,107 @@
+import type { Interval } from '../../platform/db/schema.payments.js';
+
+/**
+ * What a processor that keeps its own catalogue, payment pages and billing (Stripe) does for us:
+ * products and prices, payment intents confirmed in the browser, hosted checkout, subscriptions it
+ * bills itself, and refunds. The sandbox does these things in our own tables instead, so only Stripe
+ * accounts reach this interface. Everything here is in our terms; no Stripe type crosses it.
+ */
+
+export interface HostedPaymentIntentInput {
+  amount: bigint;
+  currency: string;
+  customerId: string | null;
+  paymentMethodId: string | null;
+  /** Save the method the donor enters to the customer (Stripe's setup_future_usage). */
+  persist: boolean;
+  description: string | null;
+  statementDescriptor: string | null;
+  metadata: Record<string, string>;
+  connectedAccountId: string | null;
+  partnerCut: bigint;
+  idempotencyKey: string;
+}
+
+export interface HostedLine {
+  name: string;
+  /** A price of the catalogue (the processor's own id), or null for a line priced here. */
+  priceId: string | null;
+  unitAmount: number;
+  quantity: number;
+  interval: Interval | null;
+}
+
+export interface HostedCheckoutInput {
+  mode: 'payment' | 'subscription';
+  currency: string;
+  lines: HostedLine[];
+  successUrl: string;
+  cancelUrl: string;
+  customerId: string | null;
+  connectedAccountId: string | null;
+  /** Payment mode: the application fee in minor units. */
+  partnerCut: bigint;
+  /** Subscription mode: the application fee as a share of every invoice, in basis points. */
+  cutBps: number;
+  description: string | null;
+  statementDescriptor: string | null;
+  metadata: Record<string, string>;
+  idempotencyKey: string;
+}
+
+export type HostedSubscriptionStatus = 'active' | 'past_due' | 'canceled';
+
+export interface HostedSubscription {
+  id: string;
+  status: HostedSubscriptionStatus;
+  currentPeriodStart: Date;
+  currentPeriodEnd: Date;
+  cancelAtPeriodEnd: boolean;
+  cancelAt: Date | null;
+  paused: boolean;
+  resumesAt: Date | null;
+  endedAt: Date | null;
+  /** The processor's id of each item, by price id, so a later change can replace them. */
+  itemIds: Record<string, string>;
+}
+
+export interface HostedSubscriptionInput {
+  customerId: string;
+  items: { priceId: string; quantity: number }[];
+  paymentMethodId: string;
+  currency: string;
+  interval: Interval;
+  recurringTip: bigint;
+  oneTimeTip: bigint;
+  connectedAccountId: string | null;
+  cutBps: number;
+  description: string | null;
+  metadata: Record<string, string>;
+  idempotencyKey: string;
+}
+
+export interface HostedSubscriptionChange {
+  /** Replaces every item; `replacing` are the processor's ids of the current ones. */
+  items?: { set: { priceId: string; quantity: number }[]; replacing: string[] };
+  prorationBehavior?: 'none' | 'always_invoice' | 'create_proration';
+  billingCycleAnchorNow?: boolean;
+  cancelAtPeriodEnd?: boolean;
+  cancelAt?: Date | null;
+  /** A pause (with an optional end), or null to resume now. */
+  pause?: { resumesAt: Date | null } | null;
+  paymentMethodId?: string;
+  description?: string | null;
+  metadata?: Record<string, string>;
+}
+
+export interface HostedOps {
+  createProduct(input: { name: string }): Promise<{ id: string }>;
+  /** A price of an existing product, or of a new one named `productName`. */
+  createPrice(input: { productId: string | null; productName?: string; currency: string; unitAmount: bigint; interval: Interval | null }): Promise<{ id: string; productId: string }>;
+  createPaymentIntent(input: HostedPaymentIntentInput): Promise<{ id: string; clientSecret: string }>;
+  createCheckoutSession(input: HostedCheckoutInput): Promise<{ id: string; url: string; expiresAt: Date }>;
+  createSubscription(input: HostedSubscriptionInput): Promise<HostedSubscription>;
+  updateSubscription(id: string, change: HostedSubscriptionChange, idempotencyKey?: string): Promise<HostedSubscription>;
+  cancelSubscription(id: string): Promise<HostedSubscription>;
+  refund(paymentRef: string, amount: bigint, idempotencyKey: string): Promise<{ id: string }>;
+}

@@ -1,0 +1,197 @@
+import type Stripe from 'stripe';
+import { AppError } from '../../platform/errors.js';
+import type {
+  HostedCheckoutInput,
+  HostedOps,
+  HostedPaymentIntentInput,
+  HostedSubscription,
+  HostedSubscriptionChange,
+  HostedSubscriptionInput,
+  HostedSubscriptionStatus,
+} from './processor.hosted.js';
+import { stripeCall } from './processor.stripe.map.js';
+import type { Interval } from '../../platform/db/schema.payments.js';
+
+const seconds = (d: Date) => Math.floor(d.getTime() / 1000);
+const date = (s: number) => new Date(s * 1000);
+
+/** Stripe's subscription statuses in ours: unpaid and incomplete ones are past due, expired ones over. */
+function subscriptionStatus(status: Stripe.Subscription.Status): HostedSubscriptionStatus {
+  if (status === 'canceled' || status === 'incomplete_expired') return 'canceled';
+  if (status === 'past_due' || status === 'unpaid' || status === 'incomplete') return 'past_due';
+  return 'active';
+}
+
+/** A Stripe subscription in our terms. Billing periods live on the items in current API versions. */
+export function toHostedSubscription(sub: Stripe.Subscription): HostedSubscription {
+  const items = sub.items?.data ?? [];
+  const legacy = sub as unknown as { current_period_start?: number; current_period_end?: number };
+  const start = items[0]?.current_period_start ?? legacy.current_period_start ?? sub.start_date;
+  const end = items[0]?.current_period_end ?? legacy.current_period_end ?? sub.start_date;
+  return {
+    id: sub.id,
+    status: subscriptionStatus(sub.status),
+    currentPeriodStart: date(start),
+    currentPeriodEnd: date(end),
+    cancelAtPeriodEnd: sub.cancel_at_period_end,
+    cancelAt: sub.cancel_at ? date(sub.cancel_at) : null,
+    paused: sub.pause_collection !== null && sub.pause_collection !== undefined,
+    resumesAt: sub.pause_collection?.resumes_at ? date(sub.pause_collection.resumes_at) : null,
+    endedAt: sub.ended_at ? date(sub.ended_at) : null,
+    itemIds: Object.fromEntries(items.map((i) => [typeof i.price === 'string' ? i.price : i.price.id, i.id])),
+  };
+}
+
+const methodDefault = (paymentMethodId: string) =>
+  paymentMethodId.startsWith('pm_') ? { default_payment_method: paymentMethodId } : { default_source: paymentMethodId };
+
+/**
+ * Stripe's catalogue, PaymentIntents for Stripe.js, Checkout, Billing and refunds through the SDK.
+ * Partner cuts ride on Connect: a payment's application fee is the cut in minor units, a
+ * subscription's is the cut as a percentage of every invoice.
+ */
+export class StripeHosted implements HostedOps {
+  constructor(private readonly stripe: () => Promise<Stripe>) {}
+
+  async createProduct(input: { name: string }) {
+    const s = await stripeCall(this.stripe);
+    const product = await stripeCall(() => s.products.create({ name: input.name }));
+    return { id: product.id };
+  }
+
+  async createPrice(input: { productId: string | null; productName?: string; currency: string; unitAmount: bigint; interval: Interval | null }) {
+    const s = await stripeCall(this.stripe);
+    const price = await stripeCall(() =>
+      s.prices.create({
+        currency: input.currency.toLowerCase(),
+        unit_amount: Number(input.unitAmount),
+        ...(input.productId ? { product: input.productId } : { product_data: { name: input.productName ?? 'Donation' } }),
+        ...(input.interval ? { recurring: { interval: input.interval } } : {}),
+      }),
+    );
+    return { id: price.id, productId: typeof price.product === 'string' ? price.product : price.product.id };
+  }
+
+  /** Created unconfirmed: the donor confirms it in the browser with Stripe.js and the client secret. */
+  async createPaymentIntent(input: HostedPaymentIntentInput) {
+    const s = await stripeCall(this.stripe);
+    const pi = await stripeCall(() =>
+      s.paymentIntents.create(
+        {
+          amount: Number(input.amount),
+          currency: input.currency.toLowerCase(),
+          automatic_payment_methods: { enabled: true },
+          ...(input.customerId ? { customer: input.customerId } : {}),
+          ...(input.paymentMethodId ? { payment_method: input.paymentMethodId } : {}),
+          ...(input.persist && input.customerId ? { setup_future_usage: 'off_session' as const } : {}),
+          ...(input.description ? { description: input.description } : {}),
+          ...(input.statementDescriptor ? { statement_descriptor_suffix: input.statementDescriptor } : {}),
+          ...(Object.keys(input.metadata).length > 0 ? { metadata: input.metadata } : {}),
+          ...(input.connectedAccountId ? { transfer_data: { destination: input.connectedAccountId }, application_fee_amount: Number(input.partnerCut) } : {}),
+        },
+        { idempotencyKey: input.idempotencyKey },
+      ),
+    );
+    if (!pi.client_secret) throw new AppError('PROCESSOR_ERROR', 'Stripe returned a payment intent without a client secret');
+    return { id: pi.id, clientSecret: pi.client_secret };
+  }
+
+  async createCheckoutSession(input: HostedCheckoutInput) {
+    const s = await stripeCall(this.stripe);
+    const currency = input.currency.toLowerCase();
+    const connected = input.connectedAccountId;
+    const params: Stripe.Checkout.SessionCreateParams = {
+      mode: input.mode,
+      line_items: input.lines.map((l) =>
+        l.priceId
+          ? { price: l.priceId, quantity: l.quantity }
+          : {
+              price_data: { currency, unit_amount: l.unitAmount, product_data: { name: l.name }, ...(l.interval ? { recurring: { interval: l.interval } } : {}) },
+              quantity: l.quantity,
+            },
+      ),
+      success_url: input.successUrl,
+      cancel_url: input.cancelUrl,
+      ...(input.customerId ? { customer: input.customerId } : {}),
+      ...(Object.keys(input.metadata).length > 0 ? { metadata: input.metadata } : {}),
+      ...(input.mode === 'payment'
+        ? {
+            payment_intent_data: {
+              ...(input.description ? { description: input.description } : {}),
+              ...(input.statementDescriptor ? { statement_descriptor_suffix: input.statementDescriptor } : {}),
+              ...(Object.keys(input.metadata).length > 0 ? { metadata: input.metadata } : {}),
+              ...(connected ? { transfer_data: { destination: connected }, application_fee_amount: Number(input.partnerCut) } : {}),
+            },
+          }
+        : {
+            subscription_data: {
+              ...(input.description ? { description: input.description } : {}),
+              ...(Object.keys(input.metadata).length > 0 ? { metadata: input.metadata } : {}),
+              ...(connected ? { transfer_data: { destination: connected }, application_fee_percent: input.cutBps / 100 } : {}),
+            },
+          }),
+    };
+    const session = await stripeCall(() => s.checkout.sessions.create(params, { idempotencyKey: input.idempotencyKey }));
+    if (!session.url) throw new AppError('PROCESSOR_ERROR', 'Stripe returned a checkout session without its page URL');
+    return { id: session.id, url: session.url, expiresAt: date(session.expires_at) };
+  }
+
+  /**
+   * Bills the first period at once with the saved method; a decline fails the call
+   * (error_if_incomplete) so nothing is created. Tips need a product of their own at Stripe.
+   */
+  async createSubscription(input: HostedSubscriptionInput) {
+    const s = await stripeCall(this.stripe);
+    const currency = input.currency.toLowerCase();
+    const tipProduct = input.recurringTip > 0n || input.oneTimeTip > 0n ? (await stripeCall(() => s.products.create({ name: 'Tip' }))).id : null;
+    const params: Stripe.SubscriptionCreateParams = {
+      customer: input.customerId,
+      items: [
+        ...input.items.map((i) => ({ price: i.priceId, quantity: i.quantity })),
+        ...(input.recurringTip > 0n
+          ? [{ price_data: { currency, product: tipProduct!, unit_amount: Number(input.recurringTip), recurring: { interval: input.interval } }, quantity: 1 }]
+          : []),
+      ],
+      ...(input.oneTimeTip > 0n ? { add_invoice_items: [{ price_data: { currency, product: tipProduct!, unit_amount: Number(input.oneTimeTip) }, quantity: 1 }] } : {}),
+      ...methodDefault(input.paymentMethodId),
+      off_session: true,
+      payment_behavior: 'error_if_incomplete',
+      ...(input.connectedAccountId ? { transfer_data: { destination: input.connectedAccountId }, application_fee_percent: input.cutBps / 100 } : {}),
+      ...(input.description ? { description: input.description } : {}),
+      ...(Object.keys(input.metadata).length > 0 ? { metadata: input.metadata } : {}),
+    };
+    return toHostedSubscription(await stripeCall(() => s.subscriptions.create(params, { idempotencyKey: input.idempotencyKey })));
+  }
+
+  async updateSubscription(id: string, change: HostedSubscriptionChange, idempotencyKey?: string) {
+    const s = await stripeCall(this.stripe);
+    const params: Stripe.SubscriptionUpdateParams = {
+      ...(change.items
+        ? { items: [...change.items.replacing.map((itemId) => ({ id: itemId, deleted: true })), ...change.items.set.map((i) => ({ price: i.priceId, quantity: i.quantity }))] }
+        : {}),
+      ...(change.prorationBehavior ? { proration_behavior: change.prorationBehavior } : {}),
+      ...(change.billingCycleAnchorNow ? { billing_cycle_anchor: { type: 'now' } } : {}),
+      ...(change.cancelAtPeriodEnd !== undefined ? { cancel_at_period_end: change.cancelAtPeriodEnd } : {}),
+      // Stripe clears a setting given as an empty string.
+      ...(change.cancelAt !== undefined ? { cancel_at: change.cancelAt ? seconds(change.cancelAt) : '' } : {}),
+      ...(change.pause !== undefined
+        ? { pause_collection: change.pause ? { behavior: 'void' as const, ...(change.pause.resumesAt ? { resumes_at: seconds(change.pause.resumesAt) } : {}) } : '' }
+        : {}),
+      ...(change.paymentMethodId ? methodDefault(change.paymentMethodId) : {}),
+      ...(change.description !== undefined ? { description: change.description ?? '' } : {}),
+      ...(change.metadata ? { metadata: change.metadata } : {}),
+    };
+    return toHostedSubscription(await stripeCall(() => s.subscriptions.update(id, params, idempotencyKey ? { idempotencyKey } : {})));
+  }
+
+  async cancelSubscription(id: string) {
+    const s = await stripeCall(this.stripe);
+    return toHostedSubscription(await stripeCall(() => s.subscriptions.cancel(id)));
+  }
+
+  async refund(paymentRef: string, amount: bigint, idempotencyKey: string) {
+    const s = await stripeCall(this.stripe);
+    const refund = await stripeCall(() => s.refunds.create({ payment_intent: paymentRef, amount: Number(amount) }, { idempotencyKey }));
+    return { id: refund.id };
+  }
+}
