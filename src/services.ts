@@ -34,12 +34,17 @@ import { CustomersService } from './modules/payments/customers.service.js';
 import { PaymentMethodsService } from './modules/payments/payment-methods.service.js';
 import { PaymentsTokens } from './modules/payments/payments.tokens.js';
 import { Processors } from './modules/payments/processor.js';
+import { StripeClients } from './modules/payments/processor.stripe.client.js';
+import { PlaidClient } from './modules/payments/plaid.client.js';
 
 export interface ServiceOptions {
   webhooks?: Partial<WebhooksOptions>;
   dispatcher?: Partial<DispatcherOptions>;
   /** Where the dispatcher reports errors it survives (a database hiccup between batches). */
   onBackgroundError?: (err: unknown) => void;
+  /** Stripe accounts need it; without it they answer 503. */
+  stripe?: Config['stripe'];
+  plaid?: Config['plaid'];
 }
 
 export function serviceOptions(config: Config): ServiceOptions {
@@ -54,6 +59,8 @@ export function serviceOptions(config: Config): ServiceOptions {
       perEndpointConcurrency: w.perEndpointConcurrency,
       pollMs: w.pollMs,
     },
+    stripe: config.stripe,
+    plaid: config.plaid,
   };
 }
 
@@ -76,7 +83,10 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
   const dispatcher = new WebhookDispatcher(db, webhooks, clock, options.dispatcher, options.onBackgroundError);
   const deliveries = new DeliveriesService(db, dispatcher, clock);
   const paymentsAccounts = new PaymentsAccountsService(db, box, new PaymentsTokens(deriveKey(masterKey, 'almoner/payments-jwt/v1'), clock), clock);
-  const processors = new Processors();
+  const processors = new Processors(
+    options.stripe ? new StripeClients(options.stripe, (accountId, tx) => paymentsAccounts.processorSecret(accountId, tx)) : null,
+    options.plaid ? new PlaidClient(options.plaid) : null,
+  );
   const customers = new CustomersService(db, processors, clock);
   const paymentMethods = new PaymentMethodsService(db, processors, customers, clock);
   const catalog = new CatalogService(db, clock);

@@ -82,8 +82,8 @@ export class PaymentsAccountsService {
   }
 
   /** The processor secret (a Stripe secret key) of an account, for its processor adapter. */
-  async processorSecret(accountId: string): Promise<string | null> {
-    const row = await accountsRepo.find(this.db, accountId);
+  async processorSecret(accountId: string, db: Kysely<Database> | Transaction<Database> = this.db): Promise<string | null> {
+    const row = await accountsRepo.find(db, accountId);
     return row?.processor_secret_sealed ? this.box.open(row.processor_secret_sealed, processorPurpose(accountId)) : null;
   }
 

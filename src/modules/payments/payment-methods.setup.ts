@@ -103,7 +103,7 @@ export class SetupIntents {
   private async saveCard(trx: Transaction<Database>, intent: IntentRow, auth: Pick<PaymentsAuth, 'processor'>, body: ConfirmSetupBodyType) {
     const source: CardSource = body.card ? { card: body.card } : { paymentMethod: body.paymentMethod! };
     const now = this.clock.now();
-    const { card, requiresAuthentication } = await this.processors.for(auth).confirmSetupIntent(intent.id, source, now);
+    const { card, requiresAuthentication } = await this.processors.for({ processor: auth.processor, accountId: intent.account_id }, trx).confirmSetupIntent(intent.id, source, now);
     // A new card replaces one still waiting for authentication.
     if (intent.payment_method_id) await paymentMethodsRepo.detach(trx, intent.payment_method_id, now);
     await paymentMethodsRepo.insert(trx, {

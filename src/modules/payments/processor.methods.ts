@@ -162,7 +162,7 @@ export class SandboxMethods implements MethodOps {
     return sorted.length === MICRO_DEPOSITS.length && sorted.every((v, i) => v === MICRO_DEPOSITS[i]);
   }
 
-  async plaidLinkToken(): Promise<{ environment: string; linkToken: string }> {
+  async plaidLinkToken(_input?: { customerId: string; clientName: string }): Promise<{ environment: string; linkToken: string }> {
     return { environment: 'sandbox', linkToken: `link-sandbox-${randomUUID()}` };
   }
 
