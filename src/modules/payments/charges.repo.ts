@@ -26,7 +26,8 @@ export const chargesRepo = {
 
   /**
    * Pending bank debits whose settlement day has come by their partner's clock (a sandbox clock may
-   * run ahead of real time). Locked so two workers never settle one twice.
+   * run ahead of real time). Locked so two workers never settle one twice. Stripe accounts are not
+   * settled here: Stripe settles their debits and says so by webhook.
    */
   dueForSettlement: async (trx: Transaction<Database>, now: Date, limit: number) =>
     (
@@ -36,6 +37,7 @@ export const chargesRepo = {
         JOIN payments_accounts a ON a.id = c.account_id
         JOIN partners p ON p.id = a.partner_id
         WHERE c.status = 'pending'
+          AND a.processor = 'sandbox'
           AND c.settles_at <= ${now}::timestamptz + CASE WHEN a.environment = 'sandbox'
                                                          THEN p.sandbox_clock_offset_ms * interval '1 millisecond'
                                                          ELSE interval '0' END

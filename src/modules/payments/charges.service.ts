@@ -72,7 +72,19 @@ export class ChargesService {
       async (trx) => {
         const method = await this.paymentMethod(trx, auth, customerId, body.paymentMethodId, now);
         const split = await this.split(auth, method.type, BigInt(body.amount), BigInt(body.tip ?? 0), digits, donation, trx);
-        return this.take(trx, auth, { customerId, method, currency, split: split.split, connectedAccountId: split.connectedAccountId, donation, paymentIntentId: null, now });
+        return this.take(trx, auth, {
+          customerId,
+          method,
+          currency,
+          split: split.split,
+          connectedAccountId: split.connectedAccountId,
+          donation,
+          paymentIntentId: null,
+          now,
+          // A retry with the same Idempotency-Key reaches the processor with the same key, so even a
+          // retry after an answer that never arrived cannot take the money twice.
+          ...(idempotencyKey ? { processorKey: `charge:${auth.accountId}:${idempotencyKey}` } : {}),
+        });
       },
     );
     if (outcome.status === 402) {
@@ -131,10 +143,13 @@ export class ChargesService {
       donation: Donation;
       paymentIntentId: string | null;
       now: Date;
+      /** The processor's idempotency key; by default one of this charge alone. */
+      processorKey?: string;
     },
   ): Promise<Outcome<ChargeAnswer | { declineCode: string; chargeId: string; message: string }>> {
     const id = prefixedId('ch', 24);
-    const result = await this.processors.for(auth).charge(this.request(c.method, c.split, c.currency, c.donation, c.connectedAccountId));
+    const request = { ...this.request(c.method, c.split, c.currency, c.donation, c.connectedAccountId), customerId: c.customerId, idempotencyKey: c.processorKey ?? `charge:${id}` };
+    const result = await this.processors.for(auth, trx).charge(request);
     const row = await chargeRowInsert(trx, {
       id,
       auth,
@@ -143,6 +158,7 @@ export class ChargesService {
       failureCode: result.status === 'failed' ? result.code : null,
       failureMessage: result.status === 'failed' ? result.message : null,
       settlesAt: result.status === 'pending' ? new Date(c.now.getTime() + result.settlesInDays * DAY_MS) : null,
+      processorRef: result.processorRef ?? null,
     });
     if (result.status === 'failed') return { status: 402, body: { declineCode: result.code, chargeId: id, message: result.message } };
     if (result.status === 'succeeded') await this.postCharge(trx, auth, row, c.now);
@@ -177,7 +193,7 @@ export class ChargesService {
   }
 
   /** A charge that succeeded: its money moves, and an employer match is requested if asked for. */
-  private async postCharge(trx: Transaction<Database>, auth: PaymentsAuth, row: ChargeRow, at: Date) {
+  async postCharge(trx: Transaction<Database>, auth: PaymentsAuth, row: ChargeRow, at: Date) {
     const money = chargeMoney(auth, row);
     await ledgerRepo.ensureAccounts(trx, chargeAccounts(money));
     const txId = objectId(at);
@@ -271,6 +287,7 @@ async function chargeRowInsert(
     failureCode: string | null;
     failureMessage: string | null;
     settlesAt: Date | null;
+    processorRef: string | null;
   },
 ) {
   const amount = c.split.destination + c.split.fee + c.split.partnerCut;
@@ -294,6 +311,7 @@ async function chargeRowInsert(
     failure_message: c.failureMessage,
     donation: JSON.stringify(c.donation),
     settles_at: c.settlesAt,
+    processor_ref: c.processorRef,
     created_at: c.now,
     updated_at: c.now,
   });

@@ -85,6 +85,8 @@ export class SubscriptionBilling {
           JOIN payments_accounts a ON a.id = s.account_id
           JOIN partners p ON p.id = a.partner_id
           WHERE s.status <> 'canceled'
+            -- Stripe bills its subscriptions itself and reports each invoice by webhook.
+            AND a.processor = 'sandbox'
             AND (s.current_period_end <= ${this.baseClock.now()}::timestamptz + CASE WHEN a.environment = 'sandbox'
                    THEN p.sandbox_clock_offset_ms * interval '1 millisecond' ELSE interval '0' END
               OR s.cancel_at <= ${this.baseClock.now()}::timestamptz + CASE WHEN a.environment = 'sandbox'
