@@ -36,6 +36,9 @@ const EnvSchema = Type.Object({
   ALMONER_PLAID_SECRET: Type.Optional(Type.String({ minLength: 1 })),
   ALMONER_PLAID_ENV: Type.Union([Type.Literal('sandbox'), Type.Literal('production')], { default: 'sandbox' }),
   ALMONER_PLAID_API_BASE: Type.Optional(Type.String({ pattern: '^https?://[^?#]+$' })),
+  ALMONER_EVERYORG_BASE: Type.String({ pattern: '^https?://[^?#]+$', default: 'https://www.every.org' }),
+  ALMONER_EVERYORG_WEBHOOK_TOKEN: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  ALMONER_EVERYORG_INTAKE_TOKEN: Type.Optional(Type.String({ minLength: 24, maxLength: 200 })),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info' },
@@ -55,6 +58,12 @@ export interface Config {
   readonly masterKey: Buffer | undefined;
   readonly operatorToken: string | undefined;
   readonly publicUrl: string;
+  /**
+   * Every.org donate links. webhookToken is the token Every.org issued for our partner webhook (it
+   * rides in every link); intakeToken is what Every.org's notifications must carry to be believed.
+   * Unset, both are derived from the master key, which is enough for the sandbox.
+   */
+  readonly everyOrg: { readonly base: string; readonly webhookToken: string | undefined; readonly intakeToken: string | undefined };
   readonly seedSandbox: boolean;
   readonly trustProxy: boolean;
   readonly rateLimitWindowSeconds: number;
@@ -232,5 +241,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxNetworkRetries: e.ALMONER_STRIPE_MAX_NETWORK_RETRIES,
     }),
     plaid,
+    everyOrg: Object.freeze({
+      base: e.ALMONER_EVERYORG_BASE.replace(/\/+$/, ''),
+      webhookToken: e.ALMONER_EVERYORG_WEBHOOK_TOKEN,
+      intakeToken: e.ALMONER_EVERYORG_INTAKE_TOKEN,
+    }),
   });
 }

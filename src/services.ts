@@ -34,10 +34,13 @@ import { CustomersService } from './modules/payments/customers.service.js';
 import { PaymentMethodsService } from './modules/payments/payment-methods.service.js';
 import { PaymentsTokens } from './modules/payments/payments.tokens.js';
 import { Processors } from './modules/payments/processor.js';
+import { DonationsService, type DonationsOptions } from './modules/donations/donations.service.js';
+import { DonationRewarder } from './modules/donations/donations.rewards.js';
 import { StripeClients } from './modules/payments/processor.stripe.client.js';
 import { PlaidClient } from './modules/payments/plaid.client.js';
 
 export interface ServiceOptions {
+  donations?: Partial<DonationsOptions>;
   webhooks?: Partial<WebhooksOptions>;
   dispatcher?: Partial<DispatcherOptions>;
   /** Where the dispatcher reports errors it survives (a database hiccup between batches). */
@@ -51,6 +54,12 @@ export function serviceOptions(config: Config): ServiceOptions {
   const w = config.webhooks;
   return {
     webhooks: { allowInsecureSandbox: w.allowInsecureSandbox, rotationGraceMs: w.rotationGraceMs },
+    donations: {
+      publicUrl: config.publicUrl,
+      everyOrgBase: config.everyOrg.base,
+      ...(config.everyOrg.webhookToken ? { everyOrgWebhookToken: config.everyOrg.webhookToken } : {}),
+      ...(config.everyOrg.intakeToken ? { everyOrgIntakeToken: config.everyOrg.intakeToken } : {}),
+    },
     dispatcher: {
       allowInsecureSandbox: w.allowInsecureSandbox,
       timeoutMs: w.timeoutMs,
@@ -101,6 +110,15 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
   // Subscription-mode checkout waits for the subscriptions module: pass its CheckoutSubscriptions
   // implementation as the last argument to enable it (until then that mode answers 409).
   const checkout = new CheckoutService(db, customers, catalog, destinations, charges, paymentIntents, paymentsAccounts, partnerClock);
+  const donations = new DonationsService(db, checkout, customers, paymentsAccounts, new DonationRewarder(db, actions, partnerClock), partnerClock, clock, {
+    publicUrl: 'http://localhost:3000',
+    everyOrgBase: 'https://www.every.org',
+    everyOrgWebhookToken: deriveKey(masterKey, 'almoner/every-org-webhook-token/v1').toString('hex').slice(0, 32),
+    everyOrgIntakeToken: deriveKey(masterKey, 'almoner/every-org-intake/v1').toString('base64url'),
+    ...options.donations,
+  });
+  // The hosted page's outcome reaches the donation before the donor is redirected back.
+  checkout.onSettled((sessionId) => donations.checkoutSettled(sessionId));
   return {
     db,
     clock,
@@ -135,6 +153,7 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
     donationRewards,
     subscriptions,
     checkout,
+    donations,
   };
 }
 

@@ -28,6 +28,7 @@ export function startBackgroundWork(
     while ((await services.charges.settleDue()) > 0);
     await services.subscriptionBilling.billDue();
     while ((await services.donationRewards.runPending()) > 0);
+    await services.donations.sweep();
     // Only partner environments whose pools let grants expire can have anything to expire.
     const scopes = await sql<{ partner_id: string; environment: 'sandbox' | 'production' }>`
       SELECT DISTINCT partner_id, environment FROM token_pools WHERE grant_expiry_days IS NOT NULL`.execute(services.db);

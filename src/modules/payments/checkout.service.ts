@@ -164,7 +164,24 @@ export class CheckoutService {
    * The page pays: the first attempt creates the session's payment intent, later ones (after a
    * decline or a 3-D Secure challenge) confirm the same intent, as Stripe Checkout does.
    */
+  private readonly settledListeners: ((sessionId: string) => Promise<void>)[] = [];
+
+  /**
+   * Called after each payment attempt on the page (paid or declined), before the page answers, so
+   * whatever the session pays for (a donation link) is up to date when the donor lands back.
+   */
+  onSettled(listener: (sessionId: string) => Promise<void>): void {
+    this.settledListeners.push(listener);
+  }
+
   async pay(sessionId: string, body: PayBodyType): Promise<PayResultType> {
+    const result = await this.attempt(sessionId, body);
+    // A listener's failure must not turn a taken payment into an error page: its own sweep catches up.
+    for (const listener of this.settledListeners) await listener(sessionId).catch(() => undefined);
+    return result;
+  }
+
+  private async attempt(sessionId: string, body: PayBodyType): Promise<PayResultType> {
     if (body.card && body.authenticate !== undefined) throw new AppError('VALIDATION_ERROR', 'Send card or authenticate, not both');
     const session = await this.reconciled(await this.find(sessionId));
     const auth = await this.accounts.authFor(session.account_id);

@@ -20,6 +20,7 @@ import type {
   PaymentsAccountsTable,
   PaymentsPartnersTable,
 } from './schema.payments.js';
+import type { DonationsTable } from './schema.donations.js';
 import type { WebhookAttemptsTable, WebhookDeliveriesTable, WebhookEndpointsTable, WebhookFanoutCursorTable } from './schema.webhooks.js';
 
 /**
@@ -314,6 +315,7 @@ export interface OutboxEventsTable {
 
 
 export interface Database {
+  donations: DonationsTable;
   partners: PartnersTable;
   portal_users: PortalUsersTable;
   api_keys: ApiKeysTable;
