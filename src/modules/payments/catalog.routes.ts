@@ -26,7 +26,7 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<{ catalog: CatalogService 
 
   app.post(
     '/api/products',
-    authed('payments', { summary: 'Create a product', tags: PRODUCTS, body: CreateProductBody, response: { 200: Product } }),
+    authed('payments', { summary: 'Create a product', tags: PRODUCTS, body: CreateProductBody, response: { 200: Product, ...errorResponses(502, 503) } }),
     async (request) => catalog.createProduct(request.paymentsAuth!, request.body.name),
   );
 
@@ -49,7 +49,7 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<{ catalog: CatalogService 
       tags: PRODUCTS,
       params: ProductParams,
       body: CreatePriceBody,
-      response: { 200: Price, ...errorResponses(404) },
+      response: { 200: Price, ...errorResponses(404, 502, 503) },
     }),
     async (request) => catalog.createPrice(request.paymentsAuth!, request.params.productId, request.body),
   );

@@ -46,7 +46,7 @@ export const chargesRoutes: FastifyPluginAsyncTypebox<{ charges: ChargesService 
       params: CustomerParams,
       headers: IdempotencyHeaders,
       body: ChargeBody,
-      response: { 200: ChargeResult, 402: ErrorWithResultRef, ...errorResponses(404, 409, 422) },
+      response: { 200: ChargeResult, 402: ErrorWithResultRef, ...errorResponses(404, 409, 422, 502, 503) },
     }),
     async (request) => charges.create(request.paymentsAuth!, request.params.customerId, request.body, request.headers['idempotency-key']),
   );
@@ -59,7 +59,7 @@ export const chargesRoutes: FastifyPluginAsyncTypebox<{ charges: ChargesService 
       tags: TAG,
       headers: IdempotencyHeaders,
       body: ChargeBody,
-      response: { 200: ChargeResult, 402: ErrorWithResultRef, ...errorResponses(404, 409, 422) },
+      response: { 200: ChargeResult, 402: ErrorWithResultRef, ...errorResponses(404, 409, 422, 502, 503) },
     }),
     async (request) => charges.create(request.paymentsAuth!, null, request.body, request.headers['idempotency-key']),
   );

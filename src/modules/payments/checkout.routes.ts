@@ -28,7 +28,7 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ checkout: CheckoutServi
       tags: TAG,
       params: CustomerParams,
       body: CheckoutBody,
-      response: { 200: CheckoutResult, ...errorResponses(404, 409, 503) },
+      response: { 200: CheckoutResult, ...errorResponses(404, 409, 502, 503) },
     }),
     async (request) => withUrl(await checkout.create(request.paymentsAuth!, request.params.customerId, request.body)),
   );
@@ -40,7 +40,7 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<{ checkout: CheckoutServi
       description: DESCRIPTION,
       tags: TAG,
       body: CheckoutBody,
-      response: { 200: CheckoutResult, ...errorResponses(404, 409, 503) },
+      response: { 200: CheckoutResult, ...errorResponses(404, 409, 502, 503) },
     }),
     async (request) => withUrl(await checkout.create(request.paymentsAuth!, null, request.body)),
   );

@@ -21,7 +21,7 @@ export const paymentIntentsRoutes: FastifyPluginAsyncTypebox<{ intents: PaymentI
       tags: TAG,
       params: CustomerParams,
       body: PaymentIntentBody,
-      response: { 200: ClientSecretResult, ...errorResponses(404, 409) },
+      response: { 200: ClientSecretResult, ...errorResponses(404, 409, 502, 503) },
     }),
     async (request) => intents.create(request.paymentsAuth!, request.params.customerId, request.body),
   );
@@ -33,7 +33,7 @@ export const paymentIntentsRoutes: FastifyPluginAsyncTypebox<{ intents: PaymentI
       description: DESCRIPTION,
       tags: TAG,
       body: PaymentIntentBody,
-      response: { 200: ClientSecretResult, ...errorResponses(404, 409) },
+      response: { 200: ClientSecretResult, ...errorResponses(404, 409, 502, 503) },
     }),
     async (request) => intents.create(request.paymentsAuth!, null, request.body),
   );

@@ -47,7 +47,7 @@ export const paymentMethodsRoutes: FastifyPluginAsyncTypebox<{ paymentMethods: P
       description: 'No body. Returns the client secret as a bare JSON string.',
       tags: METHODS,
       params: CustomerParams,
-      response: { 200: ClientSecret, ...errorResponses(404, 503) },
+      response: { 200: ClientSecret, ...errorResponses(404, 502, 503) },
     }),
     async (request, reply) => sendJsonString(reply, await paymentMethods.setup.create(request.paymentsAuth!, request.params.customerId)),
   );
@@ -58,7 +58,7 @@ export const paymentMethodsRoutes: FastifyPluginAsyncTypebox<{ paymentMethods: P
       summary: 'Create a guest setup intent (no customer)',
       description: 'No body. Returns the client secret as a bare JSON string.',
       tags: METHODS,
-      response: { 200: ClientSecret, ...errorResponses(503) },
+      response: { 200: ClientSecret, ...errorResponses(502, 503) },
     }),
     async (request, reply) => sendJsonString(reply, await paymentMethods.setup.create(request.paymentsAuth!, null)),
   );
@@ -82,7 +82,7 @@ export const paymentMethodsRoutes: FastifyPluginAsyncTypebox<{ paymentMethods: P
         description: 'No body. A bank account must be verified first.',
         tags: METHODS,
         params: PaymentMethodParams,
-        response: { 200: DefaultResult, ...errorResponses(404, 409, 503) },
+        response: { 200: DefaultResult, ...errorResponses(404, 409, 502, 503) },
       }),
       async (request) => paymentMethods.setDefault(request.paymentsAuth!, request.params.customerId, request.params.paymentMethodId),
     );
@@ -95,7 +95,7 @@ export const paymentMethodsRoutes: FastifyPluginAsyncTypebox<{ paymentMethods: P
       description: 'Clears the default if it was this one. Past charges keep their reference.',
       tags: METHODS,
       params: PaymentMethodParams,
-      response: { 200: DeletedResult, ...errorResponses(404, 503) },
+      response: { 200: DeletedResult, ...errorResponses(404, 502, 503) },
     }),
     async (request) => paymentMethods.detach(request.paymentsAuth!, request.params.customerId, request.params.paymentMethodId),
   );
@@ -107,7 +107,7 @@ export const paymentMethodsRoutes: FastifyPluginAsyncTypebox<{ paymentMethods: P
         summary: `Get a Plaid Link token${alias(path, PLAID_LINK_TOKEN_PATHS)}`,
         tags: BANKS,
         params: CustomerParams,
-        response: { 200: PlaidLinkToken, ...errorResponses(404, 503) },
+        response: { 200: PlaidLinkToken, ...errorResponses(404, 502, 503) },
       }),
       async (request) => paymentMethods.plaidLinkToken(request.paymentsAuth!, request.params.customerId),
     );
@@ -122,7 +122,7 @@ export const paymentMethodsRoutes: FastifyPluginAsyncTypebox<{ paymentMethods: P
         tags: BANKS,
         params: CustomerParams,
         body: PlaidAttachBody,
-        response: { 200: BankAccount, ...errorResponses(404, 503) },
+        response: { 200: BankAccount, ...errorResponses(404, 502, 503) },
       }),
       async (request) => paymentMethods.plaidAttach(request.paymentsAuth!, request.params.customerId, request.body.values, request.body.accountId),
     );
@@ -137,7 +137,7 @@ export const paymentMethodsRoutes: FastifyPluginAsyncTypebox<{ paymentMethods: P
         tags: BANKS,
         params: CustomerParams,
         body: AttachBankTokenBody,
-        response: { 200: BankAccount, ...errorResponses(404, 503) },
+        response: { 200: BankAccount, ...errorResponses(404, 502, 503) },
       }),
       async (request) => paymentMethods.attachBankToken(request.paymentsAuth!, request.params.customerId, request.body.token),
     );
@@ -151,7 +151,7 @@ export const paymentMethodsRoutes: FastifyPluginAsyncTypebox<{ paymentMethods: P
       tags: BANKS,
       params: PaymentMethodParams,
       body: VerifyBody,
-      response: { 200: VerifyResult, ...errorResponses(404, 409, 503) },
+      response: { 200: VerifyResult, ...errorResponses(404, 409, 502, 503) },
     }),
     async (request) => paymentMethods.verify(request.paymentsAuth!, request.params.customerId, request.params.paymentMethodId, request.body.values),
   );

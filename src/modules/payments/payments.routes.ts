@@ -66,7 +66,7 @@ export const paymentsRoutes: FastifyPluginAsyncTypebox<{ accounts: PaymentsAccou
       summary: 'Create a customer',
       tags: CUSTOMERS_TAG,
       body: CreateCustomerBody,
-      response: { 201: Customer, ...errorResponses(409) },
+      response: { 201: Customer, ...errorResponses(409, 502, 503) },
     }),
     async (request, reply) => reply.status(201).send(await customers.create(request.paymentsAuth!, request.body)),
   );
@@ -102,7 +102,7 @@ export const paymentsRoutes: FastifyPluginAsyncTypebox<{ accounts: PaymentsAccou
         tags: CUSTOMERS_TAG,
         params: CustomerParams,
         body: UpdateCustomerBody,
-        response: { 200: Customer, ...errorResponses(404) },
+        response: { 200: Customer, ...errorResponses(404, 502, 503) },
       }),
       async (request) => customers.update(request.paymentsAuth!, request.params.customerId, request.body),
     );

@@ -18,7 +18,7 @@ export const refundsAdminRoutes: FastifyPluginAsyncTypebox<{ refunds: RefundsSer
           { chargeId: Type.String(), status: Type.String(), amount: Type.Integer(), refundedAmount: Type.Integer(), gross: Type.Integer() },
           { title: 'PaymentsRefund' },
         ),
-        ...errorResponses(404, 409),
+        ...errorResponses(404, 409, 502, 503),
       },
     }),
     async (request) => refunds.refund(request.params.chargeId, request.body?.amount),

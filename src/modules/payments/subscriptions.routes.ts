@@ -30,7 +30,7 @@ export const subscriptionsRoutes: FastifyPluginAsyncTypebox<{ subscriptions: Sub
       tags: TAG,
       params: CustomerParams,
       body: CreateSubscriptionBody,
-      response: { 201: Subscription, 402: ErrorWithResultRef, ...errorResponses(404, 409) },
+      response: { 201: Subscription, 402: ErrorWithResultRef, ...errorResponses(404, 409, 502, 503) },
     }),
     async (request, reply) => reply.status(201).send(await subscriptions.create(request.paymentsAuth!, request.params.customerId, request.body)),
   );
@@ -52,7 +52,7 @@ export const subscriptionsRoutes: FastifyPluginAsyncTypebox<{ subscriptions: Sub
         tags: TAG,
         params: CustomerSubscriptionParams,
         body: ManageSubscriptionBody,
-        response: { 200: Subscription, 402: ErrorWithResultRef, ...errorResponses(404, 409) },
+        response: { 200: Subscription, 402: ErrorWithResultRef, ...errorResponses(404, 409, 502, 503) },
       }),
       async (request) => subscriptions.manage(request.paymentsAuth!, request.params.customerId, request.params.subscriptionId, request.body),
     );
@@ -64,7 +64,7 @@ export const subscriptionsRoutes: FastifyPluginAsyncTypebox<{ subscriptions: Sub
       summary: 'Cancel a subscription now',
       tags: TAG,
       params: CustomerSubscriptionParams,
-      response: { 200: Subscription, ...errorResponses(404) },
+      response: { 200: Subscription, ...errorResponses(404, 502, 503) },
     }),
     async (request) => subscriptions.cancel(request.paymentsAuth!, request.params.customerId, request.params.subscriptionId),
   );
