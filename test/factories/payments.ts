@@ -46,3 +46,19 @@ export async function seedDestinations(services: Services, accountId: string, ch
   }
   for (const r of refs) await services.destinations.addGivingAccount(accountId, r);
 }
+
+export const STRIPE_SECRET_KEY = 'sk_test_51AlmonerTestSecretKey0000000000';
+export const STRIPE_PUBLISHABLE_KEY = 'pk_test_51AlmonerTestPublishableKey000000';
+
+/** A Stripe payments account, created through the operator route as an operator would. */
+export async function createStripePaymentsAccount(ctx: TestContext, partnerId: string, operatorToken: string): Promise<PaymentsFixture> {
+  const res = await ctx.app.inject({
+    method: 'POST',
+    url: `/v1/admin/partners/${partnerId}/payments-accounts`,
+    headers: { authorization: `Bearer ${operatorToken}` },
+    payload: { environment: 'sandbox', processor: 'stripe', stripeSecretKey: STRIPE_SECRET_KEY, stripePublishableKey: STRIPE_PUBLISHABLE_KEY },
+  });
+  if (res.statusCode !== 201) throw new Error(`creating a Stripe payments account failed: ${res.statusCode} ${res.body}`);
+  const a = res.json() as { accountId: string; secretKey: string; publicKey: string; partnerNumber: number };
+  return { partnerId, accountId: a.accountId, secretKey: a.secretKey, publicKey: a.publicKey, partnerNumber: a.partnerNumber };
+}
