@@ -34,6 +34,7 @@ import { CustomersService } from './modules/payments/customers.service.js';
 import { PaymentMethodsService } from './modules/payments/payment-methods.service.js';
 import { PaymentsTokens } from './modules/payments/payments.tokens.js';
 import { Processors } from './modules/payments/processor.js';
+import { CheckoutSubscriptionStarter } from './modules/payments/subscriptions.checkout.js';
 import { DonationsService, type DonationsOptions } from './modules/donations/donations.service.js';
 import { DonationRewarder } from './modules/donations/donations.rewards.js';
 import { StripeClients } from './modules/payments/processor.stripe.client.js';
@@ -107,9 +108,8 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
   const subscriptionBilling = new SubscriptionBilling(db, charges, paymentsAccounts, clock);
   const refunds = new RefundsService(db, paymentsAccounts, partnerClock, donationRewards);
   const subscriptions = new SubscriptionsService(db, customers, destinations, charges, subscriptionBilling, partnerClock);
-  // Subscription-mode checkout waits for the subscriptions module: pass its CheckoutSubscriptions
-  // implementation as the last argument to enable it (until then that mode answers 409).
-  const checkout = new CheckoutService(db, customers, catalog, destinations, charges, paymentIntents, paymentsAccounts, partnerClock);
+  const checkout = new CheckoutService(db, customers, catalog, destinations, charges, paymentIntents, paymentsAccounts, partnerClock,
+    new CheckoutSubscriptionStarter(db, processors, subscriptions, partnerClock));
   const donations = new DonationsService(db, checkout, customers, paymentsAccounts, new DonationRewarder(db, actions, partnerClock), partnerClock, clock, {
     publicUrl: 'http://localhost:3000',
     everyOrgBase: 'https://www.every.org',
@@ -118,7 +118,7 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
     ...options.donations,
   });
   // The hosted page's outcome reaches the donation before the donor is redirected back.
-  checkout.onSettled((sessionId) => donations.checkoutSettled(sessionId));
+  checkout.onSettled((sessionId, result) => donations.checkoutSettled(sessionId, result));
   return {
     db,
     clock,

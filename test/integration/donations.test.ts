@@ -111,7 +111,7 @@ describe('provider stripe: the hosted checkout', () => {
     assert.equal((events[0]!.data as Json).tokensAwarded, 0);
   });
 
-  test('monthly becomes a subscription paid on the hosted page', { todo: 'subscription-mode checkout' }, async () => {
+  test('monthly becomes a subscription paid on the hosted page', async () => {
     const link = await createLink({ ...base, provider: 'stripe', frequency: 'monthly', donorEmail: 'ada@example.org', tipAmount: 100, externalUserId: 'donor_3' });
     const paid = await pay(String(link.donationLink), '4242424242424242');
     assert.equal((paid.json() as Json).status, 'succeeded', paid.body);

@@ -141,11 +141,54 @@ describe('bad input', () => {
     await notFound(DEMO, theirs);
   });
 
-  test('subscription mode is refused with 409 until subscription checkout is wired', async () => {
-    const res = await createRaw({ ...NO_LINE, mode: 'subscription', items: [{ unitAmount: 500, interval: 'month' }], tip: 100, tipInterval: 'month' });
-    assert.equal(res.statusCode, 409, res.body);
-    assert.equal((res.json() as Json).code, 'INVALID_STATE');
-    assert.match(String((res.json() as Json).message), /subscription checkout is not available yet/);
+  test('subscription mode needs a customer: a guest session is refused with 400', async () => {
+    const { amount: _a, productName: _p, quantity: _q, ...lineless } = DEMO;
+    const res = await createRaw({ ...lineless, mode: 'subscription', items: [{ unitAmount: 500, interval: 'month' }] }, null);
+    assert.equal(res.statusCode, 400, res.body);
+    assert.match(String((res.json() as Json).message), /needs a customer/);
+  });
+});
+
+describe('subscription mode on the hosted page', () => {
+  const { amount: _a, productName: _p, quantity: _q, ...LINELESS } = DEMO;
+  const SUB = { ...LINELESS, mode: 'subscription', items: [{ unitAmount: 500, interval: 'month', productName: 'Monthly gift' }], tip: 100, tipInterval: 'month' };
+  const subsOf = () => ctx.services.db.selectFrom('subscriptions').selectAll().where('customer_id', '=', customerId).execute();
+
+  test('a decline creates nothing and the donor may retry; a good card starts the subscription, first month billed, card saved', async () => {
+    const before = (await subsOf()).length;
+    const id = await create(SUB);
+    const declinedPay = await pay(id, { card: card('4000000000000002') });
+    assert.equal(declinedPay.status, 200);
+    assert.equal(declinedPay.body.status, 'requires_payment_method');
+    assert.match(String((declinedPay.body.error as Json).message), /declined/i);
+    assert.equal((await subsOf()).length, before);
+
+    const paid = await pay(id, { card: card('4242424242424242') });
+    assert.equal(paid.body.status, 'succeeded', JSON.stringify(paid.body));
+    assert.match(String(paid.body.redirectUrl), /^https:\/\/partner\.example\/thanks/);
+    const subs = await subsOf();
+    assert.equal(subs.length, before + 1);
+    const sub = subs.find((x) => x.amount === 500n)!;
+    assert.equal(sub.interval, 'month');
+    assert.equal(sub.tip, 100n);
+    assert.equal(sub.status, 'active');
+    const method = await ctx.services.db.selectFrom('payment_methods').selectAll().where('id', '=', sub.payment_method_id).executeTakeFirstOrThrow();
+    assert.equal(method.customer_id, customerId);
+    assert.equal(method.card_last4, '4242');
+    const again = await pay(id, { card: card('4242424242424242') });
+    assert.equal(again.status, 409);
+  });
+
+  test('3-D Secure: requires_action, then authenticate starts it', async () => {
+    const id = await create(SUB);
+    const challenged = await pay(id, { card: card('4000002760003184') });
+    assert.equal(challenged.body.status, 'requires_action', JSON.stringify(challenged.body));
+    const refused = await pay(id, { authenticate: false });
+    assert.equal(refused.body.status, 'requires_payment_method');
+    const challengedAgain = await pay(id, { card: card('4000002760003184') });
+    assert.equal(challengedAgain.body.status, 'requires_action');
+    const done = await pay(id, { authenticate: true });
+    assert.equal(done.body.status, 'succeeded', JSON.stringify(done.body));
   });
 });
 

@@ -169,9 +169,14 @@ export class DonationsService {
   }
 
   /** The hosted checkout of this session was paid or declined: bring its donation up to date now. */
-  async checkoutSettled(sessionId: string): Promise<void> {
-    const row = await donationsRepo.bySession(this.db, sessionId);
-    if (row) await this.reconcile(row);
+  async checkoutSettled(sessionId: string, result: { status: string; error: { message: string } | null }): Promise<void> {
+    let row = await donationsRepo.bySession(this.db, sessionId);
+    if (!row) return;
+    // A subscription checkout's decline leaves no payment intent behind: the page's answer is the record.
+    if (result.status === 'requires_payment_method' && result.error && row.status === 'PENDING') {
+      row = (await this.fail(row, result.error.message, await this.partnerClock.now(row.partner_id, row.environment))) ?? row;
+    }
+    await this.reconcile(row);
   }
 
   /**

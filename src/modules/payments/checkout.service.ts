@@ -101,6 +101,9 @@ export class CheckoutService {
     if (body.paymentMethodId && !TEST_PAYMENT_METHOD_IDS.has(body.paymentMethodId)) {
       await this.charges.paymentMethod(this.db, auth, customerId, body.paymentMethodId, now);
     }
+    if (mode === 'subscription' && customerId === null) {
+      throw invalid('/mode', 'Subscription mode needs a customer, who owns the subscription: use POST /customers/{customerId}/checkout');
+    }
     if (mode === 'subscription' && !this.subscriptions) {
       throw new AppError('INVALID_STATE', 'subscription checkout is not available yet; create the subscription with POST /customers/{customerId}/subscriptions');
     }
@@ -164,20 +167,20 @@ export class CheckoutService {
    * The page pays: the first attempt creates the session's payment intent, later ones (after a
    * decline or a 3-D Secure challenge) confirm the same intent, as Stripe Checkout does.
    */
-  private readonly settledListeners: ((sessionId: string) => Promise<void>)[] = [];
+  private readonly settledListeners: ((sessionId: string, result: PayResultType) => Promise<void>)[] = [];
 
   /**
    * Called after each payment attempt on the page (paid or declined), before the page answers, so
    * whatever the session pays for (a donation link) is up to date when the donor lands back.
    */
-  onSettled(listener: (sessionId: string) => Promise<void>): void {
+  onSettled(listener: (sessionId: string, result: PayResultType) => Promise<void>): void {
     this.settledListeners.push(listener);
   }
 
   async pay(sessionId: string, body: PayBodyType): Promise<PayResultType> {
     const result = await this.attempt(sessionId, body);
     // A listener's failure must not turn a taken payment into an error page: its own sweep catches up.
-    for (const listener of this.settledListeners) await listener(sessionId).catch(() => undefined);
+    for (const listener of this.settledListeners) await listener(sessionId, result).catch(() => undefined);
     return result;
   }
 
