@@ -5,6 +5,8 @@ import { MigrationError } from './platform/db/migrate.js';
 import { ensureSandboxPartner } from './modules/partners/sandbox.js';
 import { runAdminCommand, ADMIN_USAGE } from './cli/admin.js';
 import { runWebhooksCommand, WEBHOOKS_USAGE } from './cli/webhooks-listen.js';
+import { ORGS_USAGE, processOutput, runOrgsCommand } from './cli/orgs.js';
+import { ensureCuratedOrganizations } from './modules/organizations/index.js';
 import { startBackgroundWork } from './worker.js';
 import { ensureSandboxRewards } from './modules/rewards/sandbox.js';
 import { ensureSandboxPayments } from './modules/payments/sandbox.js';
@@ -16,6 +18,7 @@ const USAGE = `almoner <command>
   migrate            apply pending database migrations and exit
 ${ADMIN_USAGE}
 ${WEBHOOKS_USAGE}
+${ORGS_USAGE}
 Configuration comes from environment variables; see .env.example.`;
 
 async function serve() {
@@ -40,6 +43,7 @@ async function serve() {
     sandbox = await ensureSandboxPartner(services, runtime.config.dataDir);
     await ensureSandboxRewards(services, sandbox.credentials.partnerId);
     sandbox.credentials = await ensureSandboxPayments(services, runtime.config.dataDir, sandbox.credentials);
+    await ensureCuratedOrganizations(services.db);
   }
 
   const background = startBackgroundWork(services, app.log, { deliverWebhooks: runtime.config.webhooks.dispatchInServe });
@@ -118,6 +122,15 @@ async function main(argv: string[]) {
         err: (line) => process.stderr.write(`${line}\n`),
       });
       return;
+    case 'orgs': {
+      const runtime = await boot(loadConfig());
+      try {
+        process.exitCode = await runOrgsCommand(runtime.database.url, rest, processOutput());
+      } finally {
+        await runtime.close();
+      }
+      return;
+    }
     case undefined:
     case 'help':
     case '--help':

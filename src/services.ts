@@ -34,6 +34,7 @@ import { CustomersService } from './modules/payments/customers.service.js';
 import { PaymentMethodsService } from './modules/payments/payment-methods.service.js';
 import { PaymentsTokens } from './modules/payments/payments.tokens.js';
 import { Processors } from './modules/payments/processor.js';
+import { OrganizationsService } from './modules/organizations/index.js';
 import { CheckoutSubscriptionStarter } from './modules/payments/subscriptions.checkout.js';
 import { DonationsService, type DonationsOptions } from './modules/donations/donations.service.js';
 import { DonationRewarder } from './modules/donations/donations.rewards.js';
@@ -154,6 +155,7 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
     subscriptions,
     checkout,
     donations,
+    organizations: new OrganizationsService(db),
   };
 }
 

@@ -21,6 +21,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import { organizationsRepo } from '../../src/modules/organizations/index.js';
 import { signPartnerRequest } from '../../src/platform/crypto/signing.js';
 import { createPartner, type PartnerFixture } from '../factories/partners.js';
 import { createPool } from '../factories/rewards.js';
@@ -479,6 +480,17 @@ const RESOURCE_FIXTURES: ResourceFixture[] = [
       return { id: (await keyOnlyPartner()).partnerId };
     },
     bodies: { PATCH: () => ({ name: 'Renamed Partner' }) },
+  },
+  {
+    // The nonprofit directory is shared by every partner: any key reads any entry, so 'global'.
+    name: 'directory organization',
+    pattern: /^\/v1\/partner\/organizations\/\{slug\}$/,
+    scope: 'global',
+    async create() {
+      const slug = `suite-org-${hex(4)}`;
+      await organizationsRepo.ensure(ctx.services.db, { slug, name: `Suite organization ${slug}` });
+      return { slug };
+    },
   },
 ];
 

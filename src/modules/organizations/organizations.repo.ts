@@ -1,8 +1,41 @@
-import type { Insertable, Kysely, Transaction } from 'kysely';
+import { sql, type Insertable, type Kysely, type SelectQueryBuilder, type Transaction, type Updateable } from 'kysely';
 import type { Database } from '../../platform/db/schema.js';
 import type { OrganizationsTable } from '../../platform/db/schema.payments.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
+
+export interface SearchFilters {
+  state?: string;
+  /** An NTEE major group ("T") or code ("T20"): a prefix. */
+  ntee?: string;
+  includeInactive: boolean;
+  limit: number;
+}
+
+/**
+ * Fuzzy candidates scored per query. A query as common as "church" matches tens of thousands of
+ * names; scoring them all costs over 100 ms, so the trigram index's first candidates are scored and
+ * the rest dropped. Such a query has already filled its page with prefix matches unless filters
+ * or a large limit leave room, and the next keystroke narrows it.
+ */
+const FUZZY_CANDIDATES = 1000;
+
+const COLUMNS = ['id', 'slug', 'name', 'ein', 'city', 'state', 'ntee_code', 'deductibility', 'status', 'logo_url', 'curated'] as const;
+/** Search results also carry the key they were ordered by. */
+const RANKED = [...COLUMNS, 'search_key'] as const;
+
+type OrgQuery = SelectQueryBuilder<Database, 'organizations', object>;
+
+function filtered<Q extends OrgQuery>(query: Q, f: SearchFilters): Q {
+  let q = query;
+  if (!f.includeInactive) q = q.where('status', '=', 'active') as Q;
+  if (f.state) q = q.where('state', '=', f.state) as Q;
+  if (f.ntee) q = q.where('ntee_code', 'like', `${f.ntee}%`) as Q;
+  return q;
+}
+
+const key = (q: string) => sql<string>`organization_search_key(${q})`;
+const wordSimilarity = (q: string) => sql<number>`word_similarity(organization_search_key(${q}), search_key)`;
 
 export const organizationsRepo = {
   find: (db: Db, id: number) => db.selectFrom('organizations').selectAll().where('id', '=', id).executeTakeFirst(),
@@ -12,4 +45,71 @@ export const organizationsRepo = {
     const query = db.selectFrom('organizations').selectAll();
     return (row.id !== undefined ? query.where('id', '=', row.id as number) : query.where('slug', '=', row.slug)).executeTakeFirstOrThrow();
   },
+  findBySlug: (db: Db, slug: string) => db.selectFrom('organizations').select(COLUMNS).where('slug', '=', slug).executeTakeFirst(),
+  findByEin: (db: Db, ein: string) => db.selectFrom('organizations').select(COLUMNS).where('ein', '=', ein).executeTakeFirst(),
+  slugTaken: async (db: Db, slug: string) =>
+    (await db.selectFrom('organizations').select('id').where('slug', '=', slug).executeTakeFirst()) !== undefined,
+  insert: (db: Db, row: Insertable<OrganizationsTable>) => db.insertInto('organizations').values(row).execute(),
+  updateByEin: (db: Db, ein: string, set: Updateable<OrganizationsTable>) =>
+    db.updateTable('organizations').set(set).where('ein', '=', ein).execute(),
+
+  /** The one organization with this EIN, if it passes the filters. */
+  searchEin: (db: Db, ein: string, f: SearchFilters) =>
+    filtered(db.selectFrom('organizations').select(COLUMNS).where('ein', '=', ein), f).execute(),
+
+  /**
+   * Curated organizations that match (name prefix or fuzzy), best first, then other names that
+   * start with the query, in name order. Both parts read small index ranges whatever the query.
+   * Without a query this lists curated organizations, then the rest by name.
+   */
+  async searchTop(db: Db, q: string | undefined, f: SearchFilters) {
+    const prefix = q === undefined ? undefined : sql<string>`${key(q)} || '%'`;
+    let curated = filtered(db.selectFrom('organizations').select(RANKED).where('curated', '=', true), f);
+    let named = filtered(db.selectFrom('organizations').select(RANKED).where('curated', '=', false), f);
+    if (q !== undefined) {
+      // The function, not the <% operator, so the planner reads the curated index, never the trigram one.
+      curated = curated.where((eb) => eb.or([eb('search_key', 'like', prefix!), eb(wordSimilarity(q), '>=', sql<number>`0.6`)]));
+      named = named.where('search_key', 'like', prefix!);
+    }
+    const rank = q === undefined ? sql<number>`1` : wordSimilarity(q);
+    return db
+      .selectFrom(curated.select([sql<number>`0`.as('tier'), rank.as('score')]).orderBy('score', 'desc').orderBy('search_key').limit(f.limit).as('c'))
+      .selectAll()
+      .unionAll(db.selectFrom(named.select([sql<number>`1`.as('tier'), sql<number>`1`.as('score')]).orderBy('search_key').limit(f.limit).as('n')).selectAll())
+      .orderBy('tier')
+      .orderBy('score', 'desc')
+      .orderBy('search_key')
+      .limit(f.limit)
+      .execute();
+  },
+
+  /**
+   * Typo-tolerant matches that searchTop did not return (neither curated nor a prefix match): the
+   * query's trigrams found anywhere in the name (word_similarity >= pg_trgm's default 0.6), best
+   * first; among equals, the name closest to the whole query. Queries under three characters have
+   * no trigram worth matching and return nothing.
+   */
+  async searchFuzzy(db: Db, q: string, f: SearchFilters) {
+    const candidates = filtered(
+      db
+        .selectFrom('organizations')
+        .select(RANKED)
+        .where(sql<boolean>`${key(q)} <% search_key`)
+        .where('curated', '=', false)
+        .where('search_key', 'not like', sql<string>`${key(q)} || '%'`)
+        .where(sql<boolean>`length(${key(q)}) >= 3`),
+      f,
+    ).limit(FUZZY_CANDIDATES);
+    return db
+      .selectFrom(candidates.as('c'))
+      .select([...RANKED, wordSimilarity(q).as('score')])
+      .orderBy('score', 'desc')
+      .orderBy(sql`similarity(organization_search_key(${q}), search_key)`, 'desc')
+      .orderBy('search_key')
+      .orderBy('id')
+      .limit(f.limit)
+      .execute();
+  },
 };
+
+export type OrganizationRow = Awaited<ReturnType<typeof organizationsRepo.findBySlug>> & object;
