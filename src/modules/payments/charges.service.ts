@@ -16,7 +16,7 @@ import { chargeCurrency, toDonation, type Donation } from './donation.js';
 import { DEFAULT_FEES, rateFor, splitDonation, type FeeSchedule, type Split } from './fees.js';
 import { idempotent, requestHash, type Outcome } from './idempotency.js';
 import { chargeAccounts, chargeTransaction, type ChargeMoney } from './money-ledger.js';
-import type { ChargeRequest } from './processor.charges.js';
+import type { ChargeRequest, ChargeResult } from './processor.charges.js';
 import type { Processors } from './processor.js';
 import { TEST_PAYMENT_METHOD_IDS } from './sandbox-cards.js';
 import { accountsRepo } from './accounts.repo.js';
@@ -31,6 +31,19 @@ const DAY_MS = 86_400_000;
 export interface ChargeAnswer {
   status: 'Success';
   chargeId: string;
+}
+
+export interface TakeInput {
+  customerId: string | null;
+  method: MethodRow;
+  currency: string;
+  split: Split;
+  connectedAccountId: string | null;
+  donation: Donation;
+  paymentIntentId: string | null;
+  now: Date;
+  /** The processor's idempotency key; by default one of this charge alone. */
+  processorKey?: string;
 }
 
 /** A decline: 402 with Stripe's decline code, the charge recorded as failed and nothing as paid. */
@@ -127,29 +140,20 @@ export class ChargesService {
     return { split, connectedAccountId: connected?.id ?? null };
   }
 
-  /**
-   * Asks the processor to take the money and records the charge: succeeded (ledger transaction in
-   * this same database transaction), pending (bank debit) or failed (a decline: stored, no money).
-   */
-  async take(
-    trx: Transaction<Database>,
-    auth: PaymentsAuth,
-    c: {
-      customerId: string | null;
-      method: MethodRow;
-      currency: string;
-      split: Split;
-      connectedAccountId: string | null;
-      donation: Donation;
-      paymentIntentId: string | null;
-      now: Date;
-      /** The processor's idempotency key; by default one of this charge alone. */
-      processorKey?: string;
-    },
-  ): Promise<Outcome<ChargeAnswer | { declineCode: string; chargeId: string; message: string }>> {
+  /** Asks the processor to take the money, then records what it did. */
+  async take(trx: Transaction<Database>, auth: PaymentsAuth, c: TakeInput): Promise<Outcome<ChargeAnswer | { declineCode: string; chargeId: string; message: string }>> {
     const id = prefixedId('ch', 24);
     const request = { ...this.request(c.method, c.split, c.currency, c.donation, c.connectedAccountId), customerId: c.customerId, idempotencyKey: c.processorKey ?? `charge:${id}` };
     const result = await this.processors.for(auth, trx).charge(request);
+    return this.record(trx, auth, c, result, id);
+  }
+
+  /**
+   * Records what the processor did with a charge: succeeded (ledger transaction in this same
+   * database transaction), pending (bank debit) or failed (a decline: stored, no money). Also the
+   * entry point for payments a processor reports by webhook (a Stripe.js or Checkout payment).
+   */
+  async record(trx: Transaction<Database>, auth: PaymentsAuth, c: TakeInput, result: ChargeResult, id = prefixedId('ch', 24)) {
     const row = await chargeRowInsert(trx, {
       id,
       auth,
@@ -162,7 +166,7 @@ export class ChargesService {
     });
     if (result.status === 'failed') return { status: 402, body: { declineCode: result.code, chargeId: id, message: result.message } };
     if (result.status === 'succeeded') await this.postCharge(trx, auth, row, c.now);
-    return { status: 200, body: { status: 'Success', chargeId: id } };
+    return { status: 200, body: { status: 'Success' as const, chargeId: id } };
   }
 
   /** Settles bank debits that are due; returns how many settled either way. */
