@@ -111,6 +111,8 @@
   function returnUrl(extra) {
     var u = new URL(location.href);
     u.hash = '';
+    // The hosted checkout adds its session_id to the success address; it belongs to the return too.
+    if (u.searchParams.has('partnerDonationId')) u.searchParams.delete('session_id');
     RETURN_PARAMS.forEach(function (p) {
       u.searchParams.delete(p);
     });
@@ -397,6 +399,7 @@
       if (state.tipOn && isNaN(tipPercent())) return [ct, 'Enter a tip between 0 and 100 percent.'];
       var email = em.value.trim();
       if (email && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) return [em, 'Enter a valid email address, or leave it empty.'];
+      if (!email && checked('freq') === 'monthly') return [em, 'A monthly donation needs your email address, to manage it later.'];
       return null;
     }
 
@@ -490,6 +493,9 @@
       var saved = load();
       if (!saved || saved.id !== id) saved = null;
       var started = Date.now();
+      var names = {};
+      if (saved && saved.org) names[saved.org.slug] = saved.org.name;
+      if (state.org) names[state.org.slug] = state.org.name;
       // In a new tab the donor may take minutes to pay; on return the answer is due within seconds.
       var limit = how === 'tab' ? 15 * 60000 : 20000;
       var every = how === 'tab' ? 2000 : 1000;
@@ -501,7 +507,16 @@
             var rewarded = !saved || saved.user;
             var waiting = st.status === 'PENDING' ? how !== 'cancel' : st.status === 'COMPLETED' && st.tokensAwarded == null && rewarded;
             var more = waiting && Date.now() - started < limit;
-            render(st, saved, how, more);
+            var slug = st.nonprofitSlug;
+            // Back on a fresh page (storage blocked, another tab): name the nonprofit all the same.
+            if (slug && !(slug in names)) {
+              names[slug] = '';
+              api('GET', '/v1/partner/organizations/' + encodeURIComponent(slug)).then(function (org) {
+                names[slug] = (org && org.name) || '';
+                if (!more) render(st, saved, how, false, names[slug]);
+              }, function () {});
+            }
+            render(st, saved, how, more, names[slug]);
             if (more) state.poll = setTimeout(tick, every);
           },
           function (err) {
@@ -512,12 +527,12 @@
       tick();
     }
 
-    function render(st, saved, how, polling) {
+    function render(st, saved, how, polling, orgName) {
       var status = st.status;
-      var org = saved && saved.org ? ' to ' + saved.org.name : '';
-      // The amount this page asked for is exact; the status route's own figure is the fallback.
-      var amount = saved ? money(saved.amount) : typeof st.amount === 'number' ? money(st.amount) : '';
-      var monthly = (saved ? saved.freq : st.frequency) === 'monthly';
+      var org = orgName ? ' to ' + orgName : '';
+      var cents = typeof st.amount === 'number' ? st.amount : saved ? saved.amount : NaN;
+      var amount = cents >= 0 ? money(cents) : '';
+      var monthly = (st.frequency || (saved && saved.freq)) === 'monthly';
       var title = TITLES[status] || 'Something went wrong';
       var text = '';
       var retry = status === 'FAILED' || status === 'CANCELLED';
