@@ -107,7 +107,7 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
   const charges = new ChargesService(db, processors, customers, catalog, destinations, matchRequests, donationRewards, partnerClock, clock);
   const paymentIntents = new PaymentIntentsService(db, processors, customers, destinations, charges, paymentsAccounts, partnerClock);
   const subscriptionBilling = new SubscriptionBilling(db, charges, paymentsAccounts, clock);
-  const refunds = new RefundsService(db, paymentsAccounts, partnerClock, donationRewards);
+  const refunds = new RefundsService(db, paymentsAccounts, partnerClock, donationRewards, processors);
   const subscriptions = new SubscriptionsService(db, customers, destinations, charges, subscriptionBilling, partnerClock);
   const checkout = new CheckoutService(db, customers, catalog, destinations, charges, paymentIntents, paymentsAccounts, partnerClock,
     new CheckoutSubscriptionStarter(db, processors, subscriptions, partnerClock));

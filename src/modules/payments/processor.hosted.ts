@@ -94,7 +94,27 @@ export interface HostedSubscriptionChange {
   metadata?: Record<string, string>;
 }
 
+/** A saved payment method as the processor describes it. */
+export interface HostedPaymentMethod {
+  id: string;
+  type: 'card' | 'us_bank_account';
+  card: { brand: string; last4: string; expMonth: number; expYear: number } | null;
+  bank: { bankName: string; last4: string; routingNumber: string } | null;
+  holderName: string | null;
+  email: string | null;
+}
+
+export interface HostedPayment {
+  status: 'succeeded' | 'processing' | 'failed' | 'open';
+  amount: bigint;
+  paymentMethod: HostedPaymentMethod | null;
+}
+
 export interface HostedOps {
+  /** A payment made on the processor's own page, with the method it was made with. */
+  retrievePayment(paymentRef: string): Promise<HostedPayment>;
+  retrievePaymentMethod(id: string): Promise<HostedPaymentMethod>;
+  retrieveSubscription(id: string): Promise<HostedSubscription & { paymentMethodId: string | null }>;
   createProduct(input: { name: string }): Promise<{ id: string }>;
   /** A price of an existing product, or of a new one named `productName`. */
   createPrice(input: { productId: string | null; productName?: string; currency: string; unitAmount: bigint; interval: Interval | null }): Promise<{ id: string; productId: string }>;

@@ -3,6 +3,8 @@ import { AppError } from '../../platform/errors.js';
 import type {
   HostedCheckoutInput,
   HostedOps,
+  HostedPayment,
+  HostedPaymentMethod,
   HostedPaymentIntentInput,
   HostedSubscription,
   HostedSubscriptionChange,
@@ -42,6 +44,20 @@ export function toHostedSubscription(sub: Stripe.Subscription): HostedSubscripti
   };
 }
 
+/** A Stripe PaymentMethod, or a bank account source (ba_), in our terms; other kinds are not ours to save. */
+export function toHostedPaymentMethod(pm: Stripe.PaymentMethod | Stripe.BankAccount): HostedPaymentMethod {
+  if (pm.object === 'bank_account') {
+    return { id: pm.id, type: 'us_bank_account', card: null, bank: { bankName: pm.bank_name ?? '', last4: pm.last4, routingNumber: pm.routing_number ?? '' }, holderName: pm.account_holder_name ?? null, email: null };
+  }
+  const billing = { holderName: pm.billing_details?.name ?? null, email: pm.billing_details?.email ?? null };
+  if (pm.type === 'us_bank_account' && pm.us_bank_account) {
+    const b = pm.us_bank_account;
+    return { id: pm.id, type: 'us_bank_account', card: null, bank: { bankName: b.bank_name ?? '', last4: b.last4 ?? '', routingNumber: b.routing_number ?? '' }, ...billing };
+  }
+  const c = pm.card;
+  return { id: pm.id, type: 'card', card: { brand: c?.brand ?? 'unknown', last4: c?.last4 ?? '', expMonth: c?.exp_month ?? 0, expYear: c?.exp_year ?? 0 }, bank: null, ...billing };
+}
+
 const methodDefault = (paymentMethodId: string) =>
   paymentMethodId.startsWith('pm_') ? { default_payment_method: paymentMethodId } : { default_source: paymentMethodId };
 
@@ -52,6 +68,26 @@ const methodDefault = (paymentMethodId: string) =>
  */
 export class StripeHosted implements HostedOps {
   constructor(private readonly stripe: () => Promise<Stripe>) {}
+
+  async retrievePayment(paymentRef: string): Promise<HostedPayment> {
+    const s = await stripeCall(this.stripe);
+    const pi = await stripeCall(() => s.paymentIntents.retrieve(paymentRef, { expand: ['payment_method'] }));
+    const method = pi.payment_method && typeof pi.payment_method !== 'string' ? toHostedPaymentMethod(pi.payment_method) : null;
+    const status = pi.status === 'succeeded' ? 'succeeded' : pi.status === 'processing' ? 'processing' : pi.status === 'canceled' ? 'failed' : 'open';
+    return { status, amount: BigInt(pi.amount_received || pi.amount), paymentMethod: method };
+  }
+
+  async retrievePaymentMethod(id: string): Promise<HostedPaymentMethod> {
+    const s = await stripeCall(this.stripe);
+    return toHostedPaymentMethod(await stripeCall(() => s.paymentMethods.retrieve(id)));
+  }
+
+  async retrieveSubscription(id: string) {
+    const s = await stripeCall(this.stripe);
+    const sub = await stripeCall(() => s.subscriptions.retrieve(id));
+    const pm = sub.default_payment_method ?? sub.default_source;
+    return { ...toHostedSubscription(sub), paymentMethodId: pm ? (typeof pm === 'string' ? pm : pm.id) : null };
+  }
 
   async createProduct(input: { name: string }) {
     const s = await stripeCall(this.stripe);

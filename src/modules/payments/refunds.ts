@@ -1,6 +1,8 @@
-import type { Kysely, Transaction } from 'kysely';
+import type { Kysely, Selectable, Transaction } from 'kysely';
 import { objectId } from '../../platform/crypto/ids.js';
 import type { Database } from '../../platform/db/schema.js';
+import type { ChargesTable } from '../../platform/db/schema.payments.js';
+import type { PaymentsAuth } from '../../platform/http/auth.js';
 import { AppError, notFound } from '../../platform/errors.js';
 import { postTransactions } from '../ledger/index.js';
 import type { PartnerClock } from '../rewards/partner-clock.js';
@@ -8,6 +10,7 @@ import type { PaymentsAccountsService } from './accounts.service.js';
 import type { Donation } from './donation.js';
 import { moneyAccounts } from './money-ledger.js';
 import type { DonationRewards } from './donation-rewards.js';
+import type { Processors } from './processor.js';
 
 /**
  * Splits a refund of `amount` over the parts of a charge in proportion to each part, by largest
@@ -35,6 +38,7 @@ export class RefundsService {
     private readonly accounts: PaymentsAccountsService,
     private readonly clock: PartnerClock,
     private readonly rewards: DonationRewards,
+    private readonly processors: Processors,
   ) {}
 
   async refund(chargeId: string, amount: number | undefined) {
@@ -49,38 +53,53 @@ export class RefundsService {
       }
       const auth = await this.accounts.authFor(charge.account_id, trx);
       const at = await this.clock.now(auth.partnerId, auth.environment, trx);
-      // Shares are taken from what is left of each part, so no part is ever refunded beyond what it
-      // received and the last refund takes exactly the rest.
-      const already = charge.refunded_amount === 0n ? [0n, 0n, 0n, 0n] : await this.refundedSoFar(trx, charge.id);
-      const remaining = [charge.destination_amount, charge.fee, charge.partner_cut, charge.tip].map((w, i) => w - already[i]!);
-      const [dest, fee, cut, tip] = refundParts(remaining, wanted);
-      const donation = charge.donation as unknown as Donation;
-      const cur = charge.currency;
-      const postings = [
-        { accountId: moneyAccounts.clearing(charge.account_id, cur), asset: cur, amount: wanted },
-        { accountId: moneyAccounts.destination(charge.account_id, donation.destination, cur), asset: cur, amount: -dest! },
-        { accountId: moneyAccounts.fees(charge.account_id, cur), asset: cur, amount: -fee! },
-        { accountId: moneyAccounts.tips(charge.account_id, cur), asset: cur, amount: -tip! },
-        ...(charge.connected_account_id ? [{ accountId: moneyAccounts.cut(charge.connected_account_id, cur), asset: cur, amount: -cut! }] : []),
-      ].filter((p) => p.amount !== 0n);
-      await postTransactions(trx, [
-        { id: objectId(at), partnerId: auth.partnerId, environment: auth.environment, kind: 'REFUND', reference: charge.id, createdAt: at, postings },
-      ]).catch((err: unknown) => {
-        if (err instanceof AppError && err.code === 'INSUFFICIENT_FUNDS') {
-          throw new AppError('INSUFFICIENT_FUNDS', 'The destination no longer holds this donation (it was paid on); the refund cannot be taken from it');
-        }
-        throw err;
-      });
-      const refunded = charge.refunded_amount + wanted;
-      const row = await trx
-        .updateTable('charges')
-        .set({ refunded_amount: refunded, status: refunded === charge.gross ? 'refunded' : 'succeeded', updated_at: at })
-        .where('id', '=', charge.id)
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      if (row.status === 'refunded') await this.rewards.enqueue(trx, row.id, row.account_id, 'reverse', at);
+      const row = await this.record(trx, auth, charge, wanted, at);
+      if (auth.processor === 'stripe' && charge.processor_ref) {
+        // Last, so a refund the ledger refuses never reaches Stripe; keyed by what was refunded
+        // before, so a retry of this refund is one refund at Stripe.
+        await this.processors.hosted(auth, trx).refund(charge.processor_ref, wanted, `refund:${charge.id}:${charge.refunded_amount}:${wanted}`);
+      }
       return { chargeId: row.id, status: row.status, amount: Number(wanted), refundedAmount: Number(row.refunded_amount), gross: Number(row.gross) };
     });
+  }
+
+  /**
+   * Moves `wanted` back out of the charge's parts in the ledger and counts it refunded; the charge
+   * row must be locked by the caller. Also how a refund made at the processor (a Stripe dashboard
+   * refund, reported by webhook) is recorded.
+   */
+  async record(trx: Transaction<Database>, auth: PaymentsAuth, charge: Selectable<ChargesTable>, wanted: bigint, at: Date) {
+    // Shares are taken from what is left of each part, so no part is ever refunded beyond what it
+    // received and the last refund takes exactly the rest.
+    const already = charge.refunded_amount === 0n ? [0n, 0n, 0n, 0n] : await this.refundedSoFar(trx, charge.id);
+    const remaining = [charge.destination_amount, charge.fee, charge.partner_cut, charge.tip].map((w, i) => w - already[i]!);
+    const [dest, fee, cut, tip] = refundParts(remaining, wanted);
+    const donation = charge.donation as unknown as Donation;
+    const cur = charge.currency;
+    const postings = [
+      { accountId: moneyAccounts.clearing(charge.account_id, cur), asset: cur, amount: wanted },
+      { accountId: moneyAccounts.destination(charge.account_id, donation.destination, cur), asset: cur, amount: -dest! },
+      { accountId: moneyAccounts.fees(charge.account_id, cur), asset: cur, amount: -fee! },
+      { accountId: moneyAccounts.tips(charge.account_id, cur), asset: cur, amount: -tip! },
+      ...(charge.connected_account_id ? [{ accountId: moneyAccounts.cut(charge.connected_account_id, cur), asset: cur, amount: -cut! }] : []),
+    ].filter((p) => p.amount !== 0n);
+    await postTransactions(trx, [
+      { id: objectId(at), partnerId: auth.partnerId, environment: auth.environment, kind: 'REFUND', reference: charge.id, createdAt: at, postings },
+    ]).catch((err: unknown) => {
+      if (err instanceof AppError && err.code === 'INSUFFICIENT_FUNDS') {
+        throw new AppError('INSUFFICIENT_FUNDS', 'The destination no longer holds this donation (it was paid on); the refund cannot be taken from it');
+      }
+      throw err;
+    });
+    const refunded = charge.refunded_amount + wanted;
+    const row = await trx
+      .updateTable('charges')
+      .set({ refunded_amount: refunded, status: refunded === charge.gross ? 'refunded' : 'succeeded', updated_at: at })
+      .where('id', '=', charge.id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    if (row.status === 'refunded') await this.rewards.enqueue(trx, row.id, row.account_id, 'reverse', at);
+    return row;
   }
 
   /** What earlier refunds took from each part: destination, fee, cut, tip. */
