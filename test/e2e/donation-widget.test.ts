@@ -76,7 +76,7 @@ before(async () => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const attrs =
       url.pathname === '/fixed'
-        ? `data-key="${sandbox.publishableKey}" data-nonprofit="${ORG.slug}"`
+        ? `data-key="${sandbox.publishableKey}" data-nonprofit="${ORG.slug}" data-target="_blank" data-amounts="5,20"`
         : url.pathname === '/badkey'
           ? 'data-key="pk_test_0000"'
           : `data-key="${sandbox.publishableKey}" data-external-user-id="site_user_1"`;
@@ -273,14 +273,32 @@ test('partner page on another origin: the decline card -> FAILED with the reason
   }
 });
 
-test('a fixed nonprofit shows no search box; a wrong key says so inside the widget', { timeout: 60_000 }, async () => {
+test('a fixed nonprofit with data-target=_blank: checkout in a new tab, the page follows it to COMPLETED; a wrong key says so', { timeout: 90_000 }, async () => {
   const context = await browser!.newContext({ viewport: { width: 1280, height: 900 } });
   try {
     const page = await context.newPage();
+    const problems = watch(page);
     await page.goto(`${partnerBase}/fixed`);
     await page.getByRole('heading', { name: `Donate to ${ORG.name}` }).waitFor();
-    assert.equal(await page.getByRole('combobox').count(), 0);
-    assert.equal(await page.getByRole('button', { name: /^Change/ }).count(), 0, 'the partner chose the nonprofit');
+    assert.equal(await page.getByRole('combobox').count(), 0, 'the partner chose the nonprofit');
+    assert.equal(await page.getByRole('button', { name: /^Change/ }).count(), 0);
+    assert.ok(await page.getByRole('radio', { name: '$20', exact: true }).isChecked(), 'data-amounts sets the presets');
+
+    // Another amount, typed; no tip.
+    await page.getByRole('radio', { name: 'Other' }).first().check();
+    await page.getByLabel('Other amount (USD)').fill('12.34');
+    await page.getByRole('radio', { name: 'None', exact: true }).check();
+    const [tab] = await Promise.all([context.waitForEvent('page'), page.getByRole('button', { name: 'Donate $12.34' }).click()]);
+    await tab.waitForURL(/\/checkout\/cs_/);
+    assert.equal(await tab.locator('#total').textContent(), '$12.34');
+    await page.getByRole('heading', { name: 'Complete your donation in the new tab' }).waitFor();
+    await pay(tab, '4242 4242 4242 4242');
+    await tab.waitForURL(new RegExp(`^${partnerBase}/fixed\\?partnerDonationId=don_`));
+    // The page that opened the tab polls and sees the payment; nobody signed in, so no tokens to wait for.
+    await page.getByRole('heading', { name: 'Thank you!' }).waitFor({ timeout: 15_000 });
+    assert.equal(await page.locator('[data-ref=stm]').textContent(), `Your donation of $12.34 to ${ORG.name} is complete.`);
+    assert.equal(await page.locator('[data-ref=tok]').isVisible(), false);
+    assert.deepEqual(problems, [], 'no script error');
 
     await page.goto(`${partnerBase}/badkey`);
     const alert = page.getByRole('alert');
