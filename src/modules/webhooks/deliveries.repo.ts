@@ -2,7 +2,7 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import { pageWithTotal } from '../../platform/db/pagination.js';
 import type { Database } from '../../platform/db/schema.js';
 import type { DeliveryStatus } from '../../platform/db/schema.webhooks.js';
-import type { ClaimedDelivery } from './dispatch.repo.js';
+import { withTargets, type ClaimedDelivery } from './dispatch.repo.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -83,13 +83,11 @@ export const deliveriesRepo = {
         updated_at: row.now,
       })
       .execute();
-    const result = await sql<ClaimedDelivery>`
-      SELECT d.id, d.endpoint_id, d.partner_id, d.environment, d.event_id, d.event_type, d.event_created_at, d.attempts,
-             d.max_attempts, d.payload::text AS data_text, e.url, e.headers, e.secret_sealed, e.previous_secret_sealed,
-             e.previous_secret_expires_at
-      FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
-      WHERE d.id = ${row.id}`.execute(db);
-    return result.rows[0]!;
+    const result = await sql<Omit<ClaimedDelivery, 'endpoint'>>`
+      SELECT id, endpoint_id, event_id, event_type, event_created_at, attempts, max_attempts, payload::text AS data_text
+      FROM webhook_deliveries WHERE id = ${row.id}`.execute(db);
+    const [claimed] = await withTargets(db, result.rows);
+    return claimed!;
   },
 
   async health(db: Db, endpointIds: string[], from: Date, to: Date) {

@@ -2,17 +2,19 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Clock } from '../../platform/clock.js';
 import type { Database } from '../../platform/db/schema.js';
-import { newEvent, writeEvents } from '../../platform/outbox/outbox.js';
 import { DeliveryClient, systemResolver, type Resolver } from './delivery.http.js';
-import { disableReason, isSuccess, MAX_ATTEMPTS, nextStep, type AttemptResult } from './delivery.policy.js';
-import { dispatchRepo, keyedPlans, type AttemptRecord, type ClaimedDelivery, type HealthChange } from './dispatch.repo.js';
-import { signedDeliveryHeaders } from './webhooks.signing.js';
+import { OutcomeWriter } from './delivery.outcomes.js';
+import { MAX_ATTEMPTS, type AttemptResult } from './delivery.policy.js';
+import { DeliverySender } from './delivery.sender.js';
+import { dispatchRepo, type ClaimedDelivery } from './dispatch.repo.js';
+import { outcomesRepo } from './outcomes.repo.js';
 import type { WebhooksService } from './webhooks.service.js';
 
 export interface DispatcherOptions {
   /**
-   * Events fanned out per transaction, and deliveries a running dispatcher keeps claimed ahead of
-   * sending, so a slot that frees up is refilled at once instead of after a claim's round trip.
+   * Events fanned out per transaction, deliveries claimed per claim, and how many a running
+   * dispatcher keeps claimed ahead of sending, so a slot that frees up is refilled at once instead
+   * of after a claim's round trip.
    */
   batchSize: number;
   /** Deliveries this process runs at once, over all endpoints. */
@@ -30,8 +32,6 @@ export interface DispatcherOptions {
   resolver: Resolver;
   random: () => number;
 }
-
-const FLUSH_GATHER_MS = 5;
 
 export const DEFAULT_DISPATCHER_OPTIONS: DispatcherOptions = {
   batchSize: 200,
@@ -52,13 +52,6 @@ interface Queued {
   leaseUntil: number;
 }
 
-interface Finished {
-  delivery: ClaimedDelivery;
-  token: string;
-  result: AttemptResult;
-  attemptedAt: Date;
-}
-
 export interface Dispatcher {
   stop(): Promise<void>;
 }
@@ -71,34 +64,40 @@ export interface Dispatcher {
 export class WebhookDispatcher {
   readonly options: DispatcherOptions;
   private readonly client: DeliveryClient;
+  private readonly sender: DeliverySender;
+  private readonly outcomes: OutcomeWriter;
   /** Deliveries being sent, per endpoint. */
   private readonly busy = new Map<string, number>();
-  /** Claimed by start()'s claim loop and not yet sent, per endpoint, oldest first. */
+  /** Claimed by start()'s loops and not yet sent, per endpoint, oldest first. */
   private readonly queued = new Map<string, Queued[]>();
   private queuedCount = 0;
   private inFlight = 0;
-  private finished: Finished[] = [];
-  private readonly secrets = new Map<string, string[]>();
-  private flushing: Promise<void> | undefined;
   private wakeFanOut: (() => void) | undefined;
   private wakeClaim: (() => void) | undefined;
 
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly webhooks: WebhooksService,
+    webhooks: WebhooksService,
     private readonly clock: Clock,
     options: Partial<DispatcherOptions> = {},
     private onError: (err: unknown) => void = () => {},
   ) {
     this.options = { ...DEFAULT_DISPATCHER_OPTIONS, ...options };
     this.client = new DeliveryClient(this.options.resolver, this.options.perEndpointConcurrency);
+    this.sender = new DeliverySender(webhooks, clock, this.client, this.options);
+    this.outcomes = new OutcomeWriter(db, clock, this.options.random, () => this.onError);
   }
 
-  /** Fans out every committed event not yet fanned out. */
+  /** Fans out every committed event not yet fanned out, claiming none of it. */
   async fanOutAll(): Promise<number> {
     let total = 0;
     for (;;) {
-      const { events, deliveries } = await dispatchRepo.fanOut(this.db, this.clock.now(), this.options.batchSize, MAX_ATTEMPTS);
+      const { events, deliveries } = await dispatchRepo.fanOut(this.db, {
+        now: this.clock.now(),
+        limit: this.options.batchSize,
+        maxAttempts: MAX_ATTEMPTS,
+        wait: false,
+      });
       total += deliveries;
       if (events < this.options.batchSize) return total;
     }
@@ -114,8 +113,8 @@ export class WebhookDispatcher {
     for (;;) {
       const claimed = await this.claim(this.options.batchSize, this.options.perEndpointConcurrency, this.busy);
       if (claimed.length === 0) break;
-      await Promise.all(claimed.map(({ delivery, token }) => this.attempt(delivery, token)));
-      await this.flush();
+      await Promise.all(claimed.map((c) => this.attempt(c.delivery, c.token)));
+      await this.outcomes.flush();
       attempts += claimed.length;
     }
     return attempts;
@@ -124,47 +123,52 @@ export class WebhookDispatcher {
   /** Delivers one claimed delivery now and records the outcome (the `test` route). */
   async deliverNow(delivery: ClaimedDelivery, token: string): Promise<AttemptResult> {
     const result = await this.attempt(delivery, token);
-    await this.flush();
+    await this.outcomes.flush();
     return result;
   }
 
   /**
-   * Runs until stopped: the loops inside `serve` and `worker`. Fan-out and claims run as two loops so
-   * neither waits for the other. Claims keep deliveries queued ahead of the sends (at most two
-   * batches in all, and per endpoint one batch beyond its `perEndpointConcurrency` sends, so a busy
-   * endpoint's backlog is shared by every process that delivers and its rows never stand in the way
-   * of other endpoints'), and a finished send starts the next queued one of its endpoint at once.
+   * Runs until stopped: the loops inside `serve` and `worker`. Whenever fewer than a batch of
+   * deliveries wait to be sent, two loops refill the queue: fan-out, which claims for this process
+   * the new deliveries it has room for as it creates them, and claims of deliveries due (retries,
+   * fan-out's overflow, leases run out). At most a batch beyond `perEndpointConcurrency` is held
+   * per endpoint, so a busy endpoint's backlog is shared by every process that delivers and its
+   * rows never stand in the way of other endpoints'. A finished send starts the next queued one of
+   * its endpoint at once.
    */
   start(onError?: (err: unknown) => void): Dispatcher {
     if (onError) this.onError = onError;
     let stopping = false;
+    const { batchSize, perEndpointConcurrency, leaseMs } = this.options;
+    const lease = (perEndpoint: number) => {
+      const now = this.clock.now();
+      return { now, leaseUntil: new Date(now.getTime() + leaseMs), token: randomUUID(), perEndpoint, busy: this.held() };
+    };
     const fanOut = this.loop(
       () => stopping,
       (wake) => (this.wakeFanOut = wake),
       async () => {
-        const fan = await dispatchRepo.fanOut(this.db, this.clock.now(), this.options.batchSize, MAX_ATTEMPTS);
-        if (fan.deliveries > 0) this.wakeClaim?.();
-        return fan.events === this.options.batchSize;
+        if (this.queuedCount >= batchSize) return false;
+        // Room for a whole batch of one endpoint's events on top of what is queued (less than a batch),
+        // so a busy endpoint's new deliveries are all claimed here rather than left for a claim.
+        const claim = lease(perEndpointConcurrency + 2 * batchSize);
+        // Waits its turn when another process is fanning out: one statement's wait, and then this
+        // process has work of its own instead of an idle poll interval.
+        const fan = await dispatchRepo.fanOut(this.db, { now: claim.now, limit: batchSize, maxAttempts: MAX_ATTEMPTS, wait: true, claim });
+        this.enqueue(fan.claimed, claim.token, claim.leaseUntil);
+        if (fan.deliveries > fan.claimed.length) this.wakeClaim?.();
+        return fan.events === batchSize;
       },
     );
     const claims = this.loop(
       () => stopping,
       (wake) => (this.wakeClaim = wake),
       async () => {
-        const limit = Math.min(this.options.batchSize, 2 * this.options.batchSize - this.queuedCount);
-        if (limit <= 0) return false;
-        const held = new Map(this.busy);
-        for (const [endpointId, list] of this.queued) held.set(endpointId, (held.get(endpointId) ?? 0) + list.length);
-        const leaseUntil = this.clock.now().getTime() + this.options.leaseMs;
-        const claimed = await this.claim(limit, this.options.perEndpointConcurrency + this.options.batchSize, held);
-        for (const c of claimed) {
-          const list = this.queued.get(c.delivery.endpoint_id);
-          const item = { ...c, leaseUntil };
-          if (list) list.push(item);
-          else this.queued.set(c.delivery.endpoint_id, [item]);
-        }
-        this.queuedCount += claimed.length;
-        this.pumpAll();
+        const limit = Math.min(batchSize, 2 * batchSize - this.queuedCount);
+        if (this.queuedCount >= batchSize || limit <= 0) return false;
+        const claim = lease(perEndpointConcurrency + batchSize);
+        const claimed = await dispatchRepo.claim(this.db, { ...claim, limit });
+        this.enqueue(claimed, claim.token, claim.leaseUntil);
         return claimed.length === limit;
       },
     );
@@ -175,11 +179,8 @@ export class WebhookDispatcher {
         this.wakeClaim?.();
         await Promise.all([fanOut, claims]);
         await this.releaseQueued().catch(this.onError);
-        while (this.inFlight > 0 || this.finished.length > 0 || this.flushing) {
-          // Waiting on the flush under way (rather than calling flush() again, which returns at once
-          // when nothing is left to write) lets its timer and I/O run instead of spinning on microtasks.
-          if (this.flushing) await this.flushing;
-          else await this.flush().catch(this.onError);
+        while (this.inFlight > 0 || !this.outcomes.idle) {
+          await this.outcomes.drain();
           if (this.inFlight > 0) await new Promise((r) => setTimeout(r, 10));
         }
         this.client.close();
@@ -215,6 +216,26 @@ export class WebhookDispatcher {
     }
   }
 
+  /** Deliveries this process holds per endpoint: being sent and queued. */
+  private held(): Record<string, number> {
+    const held: Record<string, number> = Object.fromEntries(this.busy);
+    for (const [endpointId, list] of this.queued) held[endpointId] = (held[endpointId] ?? 0) + list.length;
+    return held;
+  }
+
+  private enqueue(claimed: ClaimedDelivery[], token: string, leaseUntil: Date) {
+    if (claimed.length === 0) return;
+    const until = leaseUntil.getTime();
+    for (const delivery of claimed) {
+      const item = { delivery, token, leaseUntil: until };
+      const list = this.queued.get(delivery.endpoint_id);
+      if (list) list.push(item);
+      else this.queued.set(delivery.endpoint_id, [item]);
+    }
+    this.queuedCount += claimed.length;
+    this.pumpAll();
+  }
+
   /** Starts queued deliveries of every endpoint while slots allow. */
   private pumpAll() {
     for (const endpointId of this.queued.keys()) {
@@ -228,22 +249,23 @@ export class WebhookDispatcher {
     const list = this.queued.get(endpointId);
     if (!list) return;
     const stale: Queued[] = [];
+    const now = this.clock.now().getTime();
     while (list.length > 0 && this.inFlight < this.options.maxInFlight && (this.busy.get(endpointId) ?? 0) < this.options.perEndpointConcurrency) {
       const next = list.shift()!;
       this.queuedCount -= 1;
       // Sent only if the attempt ends (by its timeout at worst) before the lease does: after that
       // another dispatcher may claim it, and two sends of one delivery must never overlap.
-      if (this.clock.now().getTime() + this.options.timeoutMs >= next.leaseUntil) {
+      if (now + this.options.timeoutMs >= next.leaseUntil) {
         stale.push(next);
         continue;
       }
-      void this.attempt(next.delivery, next.token).then(() => this.scheduleFlush());
-      // Half a batch left for this endpoint: claim more now, so the next batch arrives before the
-      // sends run dry (a claim takes a round trip and a commit; sends to a fast receiver take less).
-      if (list.length === Math.floor(this.options.batchSize / 2)) this.wakeClaim?.();
+      void this.attempt(next.delivery, next.token).then(() => this.outcomes.schedule());
     }
-    if (list.length === 0) {
-      this.queued.delete(endpointId);
+    if (list.length === 0) this.queued.delete(endpointId);
+    // Refilled before the queue runs dry: a claim takes a round trip and a commit, sends to a fast
+    // receiver take less.
+    if (this.queuedCount < this.options.batchSize) {
+      this.wakeFanOut?.();
       this.wakeClaim?.();
     }
     if (stale.length > 0) void this.release(stale).catch(this.onError);
@@ -258,8 +280,12 @@ export class WebhookDispatcher {
 
   private async release(items: Queued[]) {
     const byToken = new Map<string, string[]>();
-    for (const q of items) byToken.set(q.token, [...(byToken.get(q.token) ?? []), q.delivery.id]);
-    for (const [token, ids] of byToken) await dispatchRepo.release(this.db, ids, token, this.clock.now());
+    for (const q of items) {
+      const ids = byToken.get(q.token);
+      if (ids) ids.push(q.delivery.id);
+      else byToken.set(q.token, [q.delivery.id]);
+    }
+    for (const [token, ids] of byToken) await outcomesRepo.release(this.db, ids, token, this.clock.now());
   }
 
   private async claim(limit: number, perEndpoint: number, held: Map<string, number>) {
@@ -282,24 +308,13 @@ export class WebhookDispatcher {
     const attemptedAt = this.clock.now();
     let result: AttemptResult;
     try {
-      const body = `{"id":${JSON.stringify(delivery.event_id)},"type":${JSON.stringify(delivery.event_type)},"createdAt":${JSON.stringify(delivery.event_created_at.toISOString())},"data":${delivery.data_text}}`;
-      const secrets = this.secretsFor(delivery);
-      const headers = {
-        ...delivery.headers,
-        ...signedDeliveryHeaders(secrets, delivery.event_id, Math.floor(attemptedAt.getTime() / 1000), body),
-      };
-      result = await this.client.post(delivery.url, headers, body, {
-        timeoutMs: this.options.timeoutMs,
-        maxResponseBytes: this.options.maxResponseBytes,
-        strict: delivery.environment === 'production' || !this.options.allowInsecureSandbox,
-        now: () => this.clock.now(),
-      });
+      result = await this.sender.send(delivery, attemptedAt);
     } catch (err) {
       // Only a bug gets here (the client turns network failures into results); record it as a failed attempt.
       this.onError(err);
       result = { statusCode: null, latencyMs: 0, error: 'Internal error while sending', retryAfterMs: null };
     }
-    this.finished.push({ delivery, token, result, attemptedAt });
+    this.outcomes.add({ delivery, token, result, attemptedAt });
     this.inFlight -= 1;
     const wasFull = this.inFlight + 1 >= this.options.maxInFlight;
     const left = (this.busy.get(delivery.endpoint_id) ?? 1) - 1;
@@ -311,107 +326,4 @@ export class WebhookDispatcher {
     if (wasFull) this.pumpAll();
     return result;
   }
-
-  /**
-   * Opening a sealed secret is an AES-GCM decryption, a noticeable share of a send's CPU when a
-   * busy endpoint gets thousands a second; the opened secrets are kept per sealed value, so a
-   * rotation (a new sealed value) or the end of a grace period (part of the key) takes effect at once.
-   */
-  private secretsFor(delivery: ClaimedDelivery): string[] {
-    const graceOver = !delivery.previous_secret_expires_at || delivery.previous_secret_expires_at <= this.clock.now();
-    const key = `${delivery.endpoint_id} ${delivery.secret_sealed} ${graceOver ? '' : (delivery.previous_secret_sealed ?? '')}`;
-    let secrets = this.secrets.get(key);
-    if (!secrets) {
-      secrets = this.webhooks.signingSecrets({ ...delivery, id: delivery.endpoint_id });
-      if (this.secrets.size >= 1000) this.secrets.clear();
-      this.secrets.set(key, secrets);
-    }
-    return secrets;
-  }
-
-  private scheduleFlush(): void {
-    if (this.flushing) return;
-    // A short wait gathers the attempts finishing together into one write.
-    this.flushing = new Promise((r) => setTimeout(r, FLUSH_GATHER_MS))
-      .then(() => this.flush())
-      .catch(this.onError)
-      .finally(() => {
-        this.flushing = undefined;
-        if (this.finished.length > 0) this.scheduleFlush();
-      });
-  }
-
-  /** Writes finished attempts, folds them into endpoint health and disables endpoints that must stop. */
-  private async flush(): Promise<void> {
-    if (this.finished.length === 0) return;
-    const batch = this.finished;
-    this.finished = [];
-    const now = this.clock.now();
-    const records: AttemptRecord[] = [];
-    const toDisable = new Map<string, string>();
-    for (const f of batch) {
-      const step = nextStep(f.result, f.delivery.attempts, f.delivery.max_attempts, f.attemptedAt, this.options.random);
-      if (step.status === 'FAILED' && step.disableEndpoint) toDisable.set(f.delivery.endpoint_id, step.disableEndpoint);
-      records.push({
-        deliveryId: f.delivery.id,
-        endpointId: f.delivery.endpoint_id,
-        claimToken: f.token,
-        status: step.status,
-        nextAttemptAt: step.status === 'PENDING' ? step.nextAttemptAt : null,
-        attemptedAt: f.attemptedAt,
-        succeeded: step.status === 'SUCCEEDED',
-        statusCode: f.result.statusCode,
-        latencyMs: f.result.latencyMs,
-        error: f.result.error,
-      });
-    }
-    try {
-      const failing = await this.db.transaction().execute(async (trx) => {
-        await keyedPlans(trx);
-        await dispatchRepo.recordAttempts(trx, records);
-        return dispatchRepo.applyHealth(trx, healthChanges(batch));
-      });
-      for (const e of failing) {
-        const reason = disableReason(e.failing_since, now);
-        if (reason && !toDisable.has(e.id)) toDisable.set(e.id, reason);
-      }
-    } catch (err) {
-      // Not written: put them back so the next flush tries again (the leases keep others away meanwhile).
-      this.finished.push(...batch);
-      throw err;
-    }
-    for (const [endpointId, reason] of toDisable) await this.disable(endpointId, reason, now);
-  }
-
-  private async disable(endpointId: string, reason: string, now: Date) {
-    await this.db.transaction().execute(async (trx) => {
-      const row = await dispatchRepo.disable(trx, endpointId, reason, now);
-      if (!row) return;
-      await writeEvents(trx, [
-        newEvent(row.partner_id, row.environment, 'webhook.disabled', { webhookId: row.id, url: row.url, reason, disabledAt: now.toISOString() }, now),
-      ]);
-    });
-  }
-}
-
-function healthChanges(batch: Finished[]): HealthChange[] {
-  const byEndpoint = new Map<string, Finished[]>();
-  for (const f of batch) byEndpoint.set(f.delivery.endpoint_id, [...(byEndpoint.get(f.delivery.endpoint_id) ?? []), f]);
-  return [...byEndpoint].map(([endpointId, list]) => {
-    const ordered = [...list].sort((a, b) => a.attemptedAt.getTime() - b.attemptedAt.getTime());
-    let lastSuccess = -1;
-    ordered.forEach((f, i) => {
-      if (isSuccess(f.result)) lastSuccess = i;
-    });
-    const trailing = ordered.slice(lastSuccess + 1);
-    const failures = ordered.filter((f) => !isSuccess(f.result));
-    return {
-      endpointId,
-      hadSuccess: lastSuccess >= 0,
-      lastSuccessAt: lastSuccess >= 0 ? ordered[lastSuccess]!.attemptedAt : null,
-      lastFailureAt: failures.length ? failures[failures.length - 1]!.attemptedAt : null,
-      trailingFailures: trailing.length,
-      firstTrailingFailureAt: trailing[0]?.attemptedAt ?? null,
-    };
-  });
 }

@@ -18,6 +18,16 @@ export interface PostOptions {
   now: () => Date;
 }
 
+interface Target {
+  isHttps: boolean;
+  protocol: string;
+  host: string;
+  port: string | number;
+  path: string;
+  /** Why a literal address in the URL may not be connected to under production rules, or null. */
+  literalRefusal: string | null;
+}
+
 class BlockedAddressError extends Error {
   readonly code = 'EBLOCKED';
 }
@@ -50,11 +60,36 @@ export function guardedLookup(resolver: Resolver): LookupFunction {
 export class DeliveryClient {
   private readonly strictLookup: LookupFunction;
   private readonly agents: { strict: https.Agent; relaxedHttp: http.Agent; relaxedHttps: https.Agent };
+  private readonly targets = new Map<string, Target>();
 
   constructor(resolver: Resolver = systemResolver, maxSocketsPerHost = 16) {
     this.strictLookup = guardedLookup(resolver);
     const common = { keepAlive: true, maxSockets: maxSocketsPerHost, maxFreeSockets: maxSocketsPerHost, scheduling: 'lifo' as const };
     this.agents = { strict: new https.Agent(common), relaxedHttp: new http.Agent(common), relaxedHttps: new https.Agent(common) };
+  }
+
+  /** A URL parsed once for all the deliveries sent to it. */
+  private target(rawUrl: string): Target | undefined {
+    let target = this.targets.get(rawUrl);
+    if (target) return target;
+    let url: URL;
+    try {
+      url = new URL(rawUrl);
+    } catch {
+      return undefined;
+    }
+    const isHttps = url.protocol === 'https:';
+    target = {
+      isHttps,
+      protocol: url.protocol,
+      host: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
+      port: url.port || (isHttps ? 443 : 80),
+      path: `${url.pathname}${url.search}`,
+      literalRefusal: privateHostReason(url.hostname),
+    };
+    if (this.targets.size >= 1000) this.targets.clear();
+    this.targets.set(rawUrl, target);
+    return target;
   }
 
   close(): void {
@@ -63,35 +98,31 @@ export class DeliveryClient {
     this.agents.relaxedHttps.destroy();
   }
 
-  post(rawUrl: string, headers: Record<string, string>, body: string, options: PostOptions): Promise<AttemptResult> {
+  /** `headers` becomes the request's own (content-length is added to it). */
+  post(rawUrl: string, headers: Record<string, string>, body: string | Buffer, options: PostOptions): Promise<AttemptResult> {
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
     const fail = (error: string, statusCode: number | null = null): AttemptResult => ({ statusCode, latencyMs: elapsed(), error, retryAfterMs: null });
 
-    let url: URL;
-    try {
-      url = new URL(rawUrl);
-    } catch {
-      return Promise.resolve(fail('The endpoint URL is not a valid URL'));
-    }
-    const isHttps = url.protocol === 'https:';
+    const target = this.target(rawUrl);
+    if (!target) return Promise.resolve(fail('The endpoint URL is not a valid URL'));
+    const { isHttps, host } = target;
     if (options.strict) {
       if (!isHttps) return Promise.resolve(fail('Production endpoints must use https://'));
       // Literal addresses never reach the lookup, so they are checked here.
-      const reason = privateHostReason(url.hostname);
-      if (reason) return Promise.resolve(fail(`Refused to connect: ${reason}`));
+      if (target.literalRefusal) return Promise.resolve(fail(`Refused to connect: ${target.literalRefusal}`));
     }
-    const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
     const agent = options.strict ? this.agents.strict : isHttps ? this.agents.relaxedHttps : this.agents.relaxedHttp;
-    const payload = Buffer.from(body);
+    const payload = typeof body === 'string' ? Buffer.from(body) : body;
+    headers['content-length'] = String(payload.length);
     const request = (isHttps ? https.request : http.request)({
-      protocol: url.protocol,
+      protocol: target.protocol,
       host,
-      port: url.port || (isHttps ? 443 : 80),
-      path: `${url.pathname}${url.search}`,
+      port: target.port,
+      path: target.path,
       method: 'POST',
       agent,
-      headers: { ...headers, 'content-length': String(payload.length) },
+      headers,
       ...(options.strict && isIP(host) === 0 ? { lookup: this.strictLookup } : {}),
     });
 

@@ -19,20 +19,40 @@ export function sirSignature(secret: string, timestamp: string, rawBody: string 
 }
 
 export function standardSignature(secret: string, id: string, timestamp: string, rawBody: string | Buffer): string {
-  const key = Buffer.from(secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : secret, 'base64');
-  return `v1,${createHmac('sha256', key).update(`${id}.${timestamp}.`).update(rawBody).digest('base64')}`;
+  return `v1,${createHmac('sha256', standardKey(secret)).update(`${id}.${timestamp}.`).update(rawBody).digest('base64')}`;
 }
+
+const standardKey = (secret: string) => Buffer.from(secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : secret, 'base64');
 
 /** All headers a delivery is signed with; `secrets` holds the current secret and, while rotating, the previous one. */
 export function signedDeliveryHeaders(secrets: string[], eventId: string, timestampSeconds: number, rawBody: string | Buffer): Record<string, string> {
-  const ts = String(timestampSeconds);
-  return {
-    'content-type': 'application/json',
-    'user-agent': SIR_USER_AGENT,
-    'x-sir-timestamp': ts,
-    'x-sir-signature': secrets.map((s) => sirSignature(s, ts, rawBody)).join(' '),
-    'webhook-id': eventId,
-    'webhook-timestamp': ts,
-    'webhook-signature': secrets.map((s) => standardSignature(s, eventId, ts, rawBody)).join(' '),
+  return deliverySigner(secrets)(eventId, timestampSeconds, rawBody);
+}
+
+export type DeliverySigner = (eventId: string, timestampSeconds: number, rawBody: string | Buffer) => Record<string, string>;
+
+/**
+ * signedDeliveryHeaders with the keys imported once: a dispatcher keeps one signer per endpoint
+ * secret and signs thousands of deliveries a second with it.
+ */
+export function deliverySigner(secrets: string[]): DeliverySigner {
+  const keys = secrets.map((s) => ({ sir: Buffer.from(s), standard: standardKey(s) }));
+  return (eventId, timestampSeconds, rawBody) => {
+    const ts = String(timestampSeconds);
+    let sir = '';
+    let standard = '';
+    for (const k of keys) {
+      sir += `${sir ? ' ' : ''}sha256=${createHmac('sha256', k.sir).update(`${ts}.`).update(rawBody).digest('hex')}`;
+      standard += `${standard ? ' ' : ''}v1,${createHmac('sha256', k.standard).update(`${eventId}.${ts}.`).update(rawBody).digest('base64')}`;
+    }
+    return {
+      'content-type': 'application/json',
+      'user-agent': SIR_USER_AGENT,
+      'x-sir-timestamp': ts,
+      'x-sir-signature': sir,
+      'webhook-id': eventId,
+      'webhook-timestamp': ts,
+      'webhook-signature': standard,
+    };
   };
 }
