@@ -169,6 +169,7 @@ const PUBLIC_ROUTES = new Set([
   'GET /widget.js', // the embeddable widget script, loaded by partners' pages
   'GET /', // the demo page: shows only the sandbox publishable key, which is made for browsers
   'GET /widget.js', // the embeddable widget script, loaded by partners' pages
+  'POST /v1/integrations/every-org/donations', // Every.org's notification: the intake token in the URL is the credential
 ]);
 
 /** The documented route a request URL hits; a static segment wins over a parameter, as in the router. */
@@ -225,6 +226,7 @@ async function fullPartner(): Promise<PartnerFixture> {
   await ctx.services.partners.updatePartner(p.partnerId, { enabledFeatures: ['ACTIONS', 'DONATIONS', 'PAYMENTS'] });
   await createPool(ctx.services, p.partnerId, { tokens: 1_000_000n });
   await createPool(ctx.services, p.partnerId, { tokens: 1_000_000n, environment: 'production' });
+  await organizationsRepo.ensure(ctx.services.db, { slug: 'suite-donation-org', name: 'Suite donation organization' });
   return p;
 }
 
@@ -492,11 +494,26 @@ const RESOURCE_FIXTURES: ResourceFixture[] = [
       return { slug };
     },
   },
+  {
+    name: 'donation',
+    pattern: /^\/v1\/partner\/donations\/status\/\{partnerDonationId\}$/,
+    scope: 'environment',
+    async create({ partner, env }) {
+      const res = await inject({
+        method: 'POST',
+        url: '/v1/partner/donations/create-link',
+        headers: { 'x-partner-key': pairOf(partner, env).publishableKey, 'content-type': 'application/json' },
+        payload: JSON.stringify({ nonprofitSlug: 'suite-donation-org', amount: 1000, currency: 'USD' }),
+      });
+      return { partnerDonationId: String(created(res, 'a donation link').partnerDonationId) };
+    },
+  },
 ];
 
 /** Valid bodies for create routes without path parameters, so their positive control can demand 2xx. */
 const CREATE_BODIES: Record<string, () => unknown> = {
   'POST /v1/partner/users': () => ({ externalUserId: `u_${hex(6)}` }),
+  'POST /v1/partner/donations/create-link': () => ({ nonprofitSlug: 'suite-donation-org', amount: 1000, currency: 'USD' }),
   'POST /v1/partner/keys': () => ({ name: 'suite key', environment: 'sandbox' }),
   'POST /v1/partner/actions/submit': actionBody,
   'POST /v1/partner/actions/quote': actionBody,
@@ -636,9 +653,10 @@ function widgetRequest(r: RouteInfo, key: string | undefined, url: string, body:
   return {
     method: r.method as InjectOptions['method'],
     url,
-    headers,
     ...(withBody ? { payload: JSON.stringify(body) } : {}),
     ...extra,
+    // A test's own headers (a key, an origin) come on top of the body's content type, not instead of it.
+    headers: { ...headers, ...(extra.headers as Record<string, string> | undefined) },
   };
 }
 

@@ -27,7 +27,7 @@ export const donationsRoutes: FastifyPluginAsyncTypebox<{ donations: DonationsSe
         'successUrl and cancelUrl (default: this server\'s demo page) so the page the donor returns to can show the status.',
       tags: TAGS,
       body: CreateLinkBody,
-      response: { 201: CreateLinkResult },
+      response: { 201: CreateLinkResult, 404: Type.Ref('Error'), 409: Type.Ref('Error') },
     }),
     async (request, reply) => reply.status(201).send(await donations.createLink(donationsScope(request.partnerAuth!), request.body)),
   );
@@ -38,7 +38,7 @@ export const donationsRoutes: FastifyPluginAsyncTypebox<{ donations: DonationsSe
       summary: 'The status of a donation and the tokens it earned',
       tags: TAGS,
       params: DonationIdParams,
-      response: { 200: DonationStatusView },
+      response: { 200: DonationStatusView, 404: Type.Ref('Error') },
     }),
     async (request) => donations.status(donationsScope(request.partnerAuth!), request.params.partnerDonationId),
   );
