@@ -14,7 +14,8 @@ export const ADMIN_USAGE = `
                                               a Payments API account; prints its secret key once
   payments accounts PARTNER_ID                list a partner's Payments API accounts
   payments add-connected-account ACCOUNT_ID PERCENT [DESCRIPTION]
-                                              a Connect account taking PERCENT of each donation`;
+                                              a Connect account taking PERCENT of each donation
+  every-org intake-url                        the URL to register for Every.org's donation notifications`;
 
 type Print = (line: string) => void;
 
@@ -35,6 +36,13 @@ export class CliUsageError extends Error {
 /** The operator API's actions as commands, run through the same services. Returns false if unknown. */
 export async function runAdminCommand(services: Services, command: string, args: string[], print: Print): Promise<boolean> {
   if (command === 'payments') return runPaymentsCommand(services, args, print);
+  if (command === 'every-org') {
+    if (args[0] !== 'intake-url') throw new CliUsageError(`unknown every-org subcommand "${args[0] ?? ''}"`);
+    const setup = services.donations.everyOrgSetup();
+    print(setup.intakeUrl);
+    print(`Links carry webhook_token=${setup.webhookToken}; set ALMONER_EVERYORG_WEBHOOK_TOKEN to the token Every.org issued you.`);
+    return true;
+  }
   if (command !== 'partners') return false;
   const [sub, id, value] = args;
   const { partners } = services;

@@ -4,7 +4,9 @@ import { createPartner, type PartnerFixture } from '../factories/partners.js';
 import { createPaymentsAccount } from '../factories/payments.js';
 import { createPool, operatorCall, outboxEvents, partnerCall } from '../factories/rewards.js';
 import { closeWithLedgerCheck, createTestContext, type TestContext } from '../harness/context.js';
+import { Value } from '@sinclair/typebox/value';
 import { organizationsRepo } from '../../src/modules/organizations/index.js';
+import { EVENT_DATA_SCHEMAS } from '../../src/modules/webhooks/event-catalogue.js';
 
 /**
  * Donation links (contract A8.3): create-link for both providers, the hosted checkout paid or
@@ -126,7 +128,8 @@ describe('provider stripe: the hosted checkout', () => {
 describe('provider every.org', () => {
   const intake = (token: string | undefined, body: Json) =>
     ctx.app.inject({ method: 'POST', url: `/v1/integrations/every-org/donations${token === undefined ? '' : `?token=${encodeURIComponent(token)}`}`, payload: body });
-  const intakeToken = () => (ctx.services.donations as unknown as { options: { everyOrgIntakeToken: string } }).options.everyOrgIntakeToken;
+  // What the operator registers with Every.org (almoner every-org intake-url).
+  const intakeToken = () => new URL(ctx.services.donations.everyOrgSetup().intakeUrl).searchParams.get('token')!;
 
   test('the link is an Every.org donate URL with amount, frequency, ids, metadata, token and success URL', async () => {
     const link = await createLink({ ...base, frequency: 'monthly', metadata: { campaign: 'spring' }, donorEmail: 'a@b.org', firstName: 'Ada' });
@@ -166,6 +169,14 @@ describe('provider every.org', () => {
     const events = (await outboxEvents(ctx.services.db, partner.partnerId, 'donation.completed')).filter((e) => (e.data as Json).partnerDonationId === id);
     assert.equal(events.length, 1);
   });
+});
+
+test('every donation event written matches its published schema', async () => {
+  for (const type of ['donation.completed', 'donation.failed'] as const) {
+    const events = await outboxEvents(ctx.services.db, partner.partnerId, type);
+    assert.ok(events.length > 0, type);
+    for (const e of events) assert.ok(Value.Check(EVENT_DATA_SCHEMAS[type], e.data), `${type}: ${JSON.stringify(e.data)}`);
+  }
 });
 
 describe('bad input', () => {

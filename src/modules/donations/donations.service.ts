@@ -233,6 +233,12 @@ export class DonationsService {
     return done;
   }
 
+  /** What to register with Every.org: the URL its notifications go to, token included, and the link token. */
+  everyOrgSetup() {
+    const url = `${this.options.publicUrl}/v1/integrations/every-org/donations?token=${encodeURIComponent(this.options.everyOrgIntakeToken)}`;
+    return { intakeUrl: url, webhookToken: this.options.everyOrgWebhookToken };
+  }
+
   /** Every.org's notification: checked against our intake token, completes its donation once. */
   async everyOrgNotification(token: string | undefined, body: EveryOrgNotificationType) {
     if (!token || !sameSecret(token, this.options.everyOrgIntakeToken)) {
