@@ -38,6 +38,7 @@ import { refundsAdminRoutes } from './modules/payments/refunds.routes.js';
 import { checkoutRoutes } from './modules/payments/checkout.routes.js';
 import { destinationsAdminRoutes } from './modules/payments/destinations.routes.js';
 import { matchRequestsAdminRoutes } from './modules/payments/match-requests.routes.js';
+import { stripeWebhooksRoutes } from './modules/payments/stripe-webhooks.routes.js';
 import { organizationsRoutes } from './modules/organizations/organizations.routes.js';
 import { donationsRoutes } from './modules/donations/donations.routes.js';
 import { widgetRoutes } from './modules/widget/widget.routes.js';
@@ -232,6 +233,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(destinationsAdminRoutes, { destinations: services.destinations, accounts: services.paymentsAccounts });
   await app.register(matchRequestsAdminRoutes, { matches: services.matchRequests, accounts: services.paymentsAccounts });
   await app.register(eventsRoutes, { events: services.events });
+  await app.register(stripeWebhooksRoutes, { hooks: services.stripeWebhooks });
   await app.register(donationsRoutes, { donations: services.donations });
   await app.register(organizationsRoutes, { organizations: services.organizations });
   await app.register(widgetRoutes, { publicUrl: config.publicUrl, dataDir: config.dataDir, seedSandbox: config.seedSandbox });

@@ -40,6 +40,7 @@ import { DonationsService, type DonationsOptions } from './modules/donations/don
 import { DonationRewarder } from './modules/donations/donations.rewards.js';
 import { StripeClients } from './modules/payments/processor.stripe.client.js';
 import { PlaidClient } from './modules/payments/plaid.client.js';
+import { StripeWebhooksService } from './modules/payments/stripe-webhooks.service.js';
 
 export interface ServiceOptions {
   donations?: Partial<DonationsOptions>;
@@ -108,6 +109,7 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
   const paymentIntents = new PaymentIntentsService(db, processors, customers, destinations, charges, paymentsAccounts, partnerClock);
   const subscriptionBilling = new SubscriptionBilling(db, charges, paymentsAccounts, clock);
   const refunds = new RefundsService(db, paymentsAccounts, partnerClock, donationRewards, processors);
+  const stripeWebhooks = new StripeWebhooksService(db, processors, charges, refunds, paymentsAccounts, partnerClock, clock, options.stripe?.webhookSecrets ?? []);
   const subscriptions = new SubscriptionsService(db, customers, destinations, charges, subscriptionBilling, partnerClock);
   const checkout = new CheckoutService(db, customers, catalog, destinations, charges, paymentIntents, paymentsAccounts, partnerClock,
     new CheckoutSubscriptionStarter(db, processors, subscriptions, partnerClock));
@@ -154,6 +156,7 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
     donationRewards,
     subscriptions,
     checkout,
+    stripeWebhooks,
     donations,
     organizations: new OrganizationsService(db),
   };

@@ -41,6 +41,8 @@ export class FakeStripe {
   private readonly overrides: { method: string; path: RegExp; respond: Responder }[] = [];
   private readonly replays = new Map<string, { status: number; body: unknown }>();
   private readonly subscriptions = new Map<string, Record<string, unknown>>();
+  /** Objects retrieve calls answer with (GET /v1/payment_intents/:id and the like), by id. */
+  readonly objects = new Map<string, Record<string, unknown>>();
   private server!: Server;
   url = '';
 
@@ -171,6 +173,13 @@ export class FakeStripe {
     if (r.method === 'POST' && (m = /^\/v1\/subscriptions\/([^/]+)$/.exec(path))) return ok(this.subscription(m[1]!, p));
     if (r.method === 'DELETE' && (m = /^\/v1\/subscriptions\/([^/]+)$/.exec(path))) {
       return ok({ ...this.subscription(m[1]!, {}), status: 'canceled', ended_at: now() });
+    }
+    if (r.method === 'GET' && (m = /^\/v1\/payment_methods\/([^/]+)$/.exec(path))) {
+      return ok(this.objects.get(m[1]!) ?? { id: m[1], object: 'payment_method', type: 'card', card: { brand: 'visa', last4: '4242', exp_month: 12, exp_year: 2034 }, billing_details: { name: 'Jenny Rosen', email: null } });
+    }
+    if (r.method === 'GET' && (m = /^\/v1\/(payment_intents|subscriptions)\/([^/]+)$/.exec(path))) {
+      const known = this.objects.get(m[2]!);
+      return known ? ok(known) : stripeError(404, { type: 'invalid_request_error', code: 'resource_missing', message: `No such object: '${m[2]}'` });
     }
     if (r.method === 'POST' && path === '/v1/refunds') return ok({ id: id('re'), object: 'refund', amount: Number(p.amount), payment_intent: p.payment_intent, status: 'succeeded' });
     return stripeError(404, { type: 'invalid_request_error', message: `Unrecognized request URL (${r.method}: ${path}).` });

@@ -153,8 +153,9 @@ function assertError(res: LightMyRequestResponse, status: number, code: string, 
 }
 
 describe('discovery', () => {
-  test('the payments document lists the routes this suite must cover, and only authenticate is public', () => {
-    assert.deepEqual(PUBLIC, ['POST /api/partners/{accountId}/authenticate']);
+  test('the payments document lists the routes this suite must cover, and only authenticate and the Stripe webhook are public', () => {
+    // The Stripe webhook's credential is its Stripe-Signature over the raw body (payments-stripe-webhooks tests it).
+    assert.deepEqual(PUBLIC.sort(), ['POST /api/partners/{accountId}/authenticate', 'POST /api/stripe/webhook']);
     const have = new Set(ROUTES.map((r) => `${r.method} ${r.template}`));
     for (const expected of ['GET /api/customers', 'POST /api/customers', 'GET /api/customers/{customerId}', 'PUT /api/customers/{customerId}']) {
       assert.ok(have.has(expected), `lost ${expected}`);

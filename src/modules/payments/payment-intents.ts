@@ -64,14 +64,18 @@ export class PaymentIntentsService {
     const now = await this.clock.now(auth.partnerId, auth.environment);
     const row = await this.db.transaction().execute(async (trx) => {
       const method = body.paymentMethodId ? await this.charges.paymentMethod(trx, auth, customerId, body.paymentMethodId, now) : null;
-      const id = prefixedId('pi', 24);
+      // With Stripe the intent is Stripe's (Stripe.js confirms it), under Stripe's id and client secret.
+      const { id, clientSecret } =
+        auth.processor === 'stripe'
+          ? await this.stripeIntent(trx, auth, customerId, body, method, donation, currency)
+          : { id: prefixedId('pi', 24), clientSecret: null };
       return trx
         .insertInto('payment_intents')
         .values({
           id,
           account_id: auth.accountId,
           customer_id: customerId,
-          client_secret: `${id}_secret_${prefixedId('s', 24).slice(2)}`,
+          client_secret: clientSecret ?? `${id}_secret_${prefixedId('s', 24).slice(2)}`,
           amount: BigInt(body.amount),
           tip: BigInt(body.tip ?? 0),
           currency,
@@ -86,6 +90,32 @@ export class PaymentIntentsService {
         .executeTakeFirstOrThrow();
     });
     return { clientSecret: row.client_secret };
+  }
+
+  /** A Stripe PaymentIntent for the donation's gross, a destination charge when the account has a connected account. */
+  private async stripeIntent(
+    trx: Transaction<Database>,
+    auth: PaymentsAuth,
+    customerId: string | null,
+    body: PaymentIntentBodyType,
+    method: MethodRow | null,
+    donation: Donation,
+    currency: string,
+  ) {
+    const { split, connectedAccountId } = await this.charges.split(auth, method?.type ?? 'card', BigInt(body.amount), BigInt(body.tip ?? 0), chargeCurrency(currency).digits, donation, trx);
+    return this.processors.hosted(auth, trx).createPaymentIntent({
+      amount: split.gross,
+      currency,
+      customerId,
+      paymentMethodId: method?.id ?? null,
+      persist: body.persistPaymentMethod ?? false,
+      description: donation.description,
+      statementDescriptor: donation.statementDescriptor,
+      metadata: Object.fromEntries(donation.metadata.map((kv) => [kv.key, kv.value])),
+      connectedAccountId,
+      partnerCut: split.partnerCut,
+      idempotencyKey: `payment_intent:${prefixedId('k', 24)}`,
+    });
   }
 
   /** What the payment page shows while it works (Stripe.js retrievePaymentIntent). */
