@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import vm from 'node:vm';
 import { gunzipSync } from 'node:zlib';
 import { ensureSandboxPartner } from '../../src/modules/partners/sandbox.js';
-import { WIDGET_FILE } from '../../src/modules/widget/widget.asset.js';
+import { buildWidget, WIDGET_DIR, WIDGET_PARTS } from '../../src/modules/widget/widget.asset.js';
 import { createTestContext, type TestContext } from '../harness/context.js';
 
 /** GET /widget.js (bytes, caching, compression, size budget) and the demo page at GET /. */
@@ -24,12 +24,12 @@ after(async () => {
 });
 
 test('GET /widget.js serves the file as JavaScript with a long cache, an ETag and nosniff', async () => {
-  const source = await readFile(WIDGET_FILE);
+  const source = await buildWidget();
   const res = await seeded.app.inject({ method: 'GET', url: '/widget.js' });
   assert.equal(res.statusCode, 200);
   assert.equal(res.headers['content-type'], 'application/javascript; charset=utf-8');
   assert.equal(res.headers['content-encoding'], undefined, 'no gzip for a client that did not ask');
-  assert.ok(res.rawPayload.equals(source), 'the bytes of web/widget.js');
+  assert.ok(res.rawPayload.equals(source), 'the parts of web/widget/ joined');
   assert.match(String(res.headers['cache-control']), /public, max-age=86400/);
   assert.match(String(res.headers.etag), /^"[A-Za-z0-9_-]+"$/);
   assert.equal(res.headers.vary, 'Accept-Encoding');
@@ -39,14 +39,27 @@ test('GET /widget.js serves the file as JavaScript with a long cache, an ETag an
   assert.doesNotMatch(res.body, /\bimport\s*\(|\brequire\(/, 'no dependencies');
 });
 
+test('every file of web/widget/ is served, in strict mode, and each parses on its own', async () => {
+  assert.deepEqual((await readdir(WIDGET_DIR)).filter((f) => f.endsWith('.js')).sort(), [...WIDGET_PARTS].sort(), 'a part left out of WIDGET_PARTS');
+  const served = (await buildWidget()).toString('utf8');
+  assert.match(served, /^\/\*! almoner donation widget[^]*?\(function \(\) \{\n'use strict';\n/);
+  assert.match(served, /\}\)\(\);\n$/);
+  for (const part of WIDGET_PARTS) {
+    const text = await readFile(path.join(WIDGET_DIR, part), 'utf8');
+    assert.ok(served.includes(text), part);
+    assert.doesNotThrow(() => new vm.Script(text, { filename: part }), part);
+  }
+});
+
 test('GET /widget.js gzipped stays under 30 KB and unzips to the same bytes', async () => {
   const res = await seeded.app.inject({ method: 'GET', url: '/widget.js', headers: { 'accept-encoding': 'gzip, deflate, br' } });
   assert.equal(res.statusCode, 200);
   assert.equal(res.headers['content-encoding'], 'gzip');
   assert.equal(Number(res.headers['content-length']), res.rawPayload.length);
-  assert.ok(gunzipSync(res.rawPayload).equals(await readFile(WIDGET_FILE)));
+  const source = await buildWidget();
+  assert.ok(gunzipSync(res.rawPayload).equals(source));
   assert.ok(res.rawPayload.length < GZIP_BUDGET, `widget.js is ${res.rawPayload.length} bytes gzipped, over the ${GZIP_BUDGET} budget`);
-  console.log(`widget.js: ${(await readFile(WIDGET_FILE)).length} bytes, ${res.rawPayload.length} bytes gzipped`);
+  console.log(`widget.js: ${source.length} bytes, ${res.rawPayload.length} bytes gzipped`);
   const refused = await seeded.app.inject({ method: 'GET', url: '/widget.js', headers: { 'accept-encoding': 'gzip;q=0, identity' } });
   assert.equal(refused.headers['content-encoding'], undefined);
 });

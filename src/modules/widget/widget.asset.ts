@@ -4,8 +4,30 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
-/** The same depth from src/ and dist/, as for migrations: the file ships beside the code, unbuilt. */
-export const WIDGET_FILE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../web/widget.js');
+/** The same depth from src/ and dist/, as for migrations: the sources ship beside the code, unbuilt. */
+export const WIDGET_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../web/widget');
+
+/** The parts of /widget.js in the order they are joined; later parts use what earlier ones declare. */
+export const WIDGET_PARTS = ['markup.js', 'util.js', 'search.js', 'form.js', 'status.js', 'mount.js'];
+
+// One function scope around the parts: nothing but window.AlmonerDonate reaches the partner's page,
+// while each part stays a short, plain script that reads as it is served (no build step, no bundler).
+const HEAD = `/*! almoner donation widget | Apache-2.0
+ * <div data-almoner-donate data-key="pk_test_..." data-nonprofit="american-red-cross"></div>
+ * <script src="https://YOUR-ALMONER-HOST/widget.js" async></script>
+ * Optional: data-nonprofit (omit it for a search box), data-external-user-id, data-referral-code,
+ * data-amounts="10,25,50,100", data-target="_blank", data-success-url, data-cancel-url.
+ */
+(function () {
+'use strict';
+`;
+const TAIL = '})();\n';
+
+/** The script as served: the parts joined inside one function scope. */
+export async function buildWidget(dir: string = WIDGET_DIR): Promise<Buffer> {
+  const parts = await Promise.all(WIDGET_PARTS.map((name) => readFile(path.join(dir, name), 'utf8')));
+  return Buffer.from(HEAD + parts.join('\n') + TAIL, 'utf8');
+}
 
 export interface StaticAsset {
   identity: Buffer;
@@ -15,9 +37,9 @@ export interface StaticAsset {
   gzipEtag: string;
 }
 
-/** Reads and compresses the file once: it only changes with a deploy, so per-request work would be waste. */
-export async function loadAsset(file: string = WIDGET_FILE): Promise<StaticAsset> {
-  const identity = await readFile(file);
+/** Builds and compresses the script once: it only changes with a deploy, so per-request work would be waste. */
+export async function loadAsset(): Promise<StaticAsset> {
+  const identity = await buildWidget();
   const hash = createHash('sha256').update(identity).digest('base64url').slice(0, 22);
   return { identity, gzip: gzipSync(identity, { level: 9 }), etag: `"${hash}"`, gzipEtag: `"${hash}-gz"` };
 }
