@@ -231,11 +231,14 @@ test('demo page: search, $25 + 10 % tip, the success card -> COMPLETED with the 
 });
 
 test('partner page on another origin: the decline card -> FAILED with the reason, no tokens; try again restores the form', { timeout: 120_000 }, async () => {
-  const context = await browser!.newContext({ viewport: { width: 375, height: 812 }, isMobile: true, hasTouch: true });
+  // The narrowest common phone: the form must fit without sideways scrolling.
+  const context = await browser!.newContext({ viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true });
   try {
     const page = await context.newPage();
     const problems = watch(page);
     await page.goto(`${partnerBase}/shop`);
+    await page.getByRole('button', { name: /^Donate \$/ }).waitFor();
+    assert.ok(await page.evaluate<boolean>('document.documentElement.scrollWidth <= window.innerWidth'), 'fits a 360 px screen');
     await fillAndDonate(page, { first: 'Grace', last: 'Hopper', email: 'grace@example.com' });
     await pay(page, '4000 0000 0000 0002');
     const message = page.locator('#message');
