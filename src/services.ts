@@ -113,7 +113,7 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
   const subscriptions = new SubscriptionsService(db, customers, destinations, charges, subscriptionBilling, partnerClock);
   const checkout = new CheckoutService(db, customers, catalog, destinations, charges, paymentIntents, paymentsAccounts, partnerClock,
     new CheckoutSubscriptionStarter(db, processors, subscriptions, partnerClock));
-  const donations = new DonationsService(db, checkout, customers, paymentsAccounts, new DonationRewarder(db, actions, partnerClock), partnerClock, clock, {
+  const donations = new DonationsService(db, checkout, customers, paymentsAccounts, new DonationRewarder(db, actions, reversals, partnerClock), partnerClock, clock, {
     publicUrl: 'http://localhost:3000',
     everyOrgBase: 'https://www.every.org',
     everyOrgWebhookToken: deriveKey(masterKey, 'almoner/every-org-webhook-token/v1').toString('hex').slice(0, 32),
@@ -122,6 +122,10 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
   });
   // The hosted page's outcome reaches the donation before the donor is redirected back.
   checkout.onSettled((sessionId, result) => donations.checkoutSettled(sessionId, result));
+  refunds.onFullRefund({
+    inTransaction: (trx, chargeId, at) => donations.refundedInTransaction(trx, chargeId, at),
+    afterCommit: (chargeId) => donations.refunded(chargeId),
+  });
   return {
     db,
     clock,

@@ -103,6 +103,31 @@ describe('provider stripe: the hosted checkout', () => {
     assert.equal(await balance('donor_2'), 25);
   });
 
+  test('a full refund takes the reward back once; a partial refund does not', async () => {
+    const link = await createLink({ ...base, provider: 'stripe', externalUserId: 'donor_refund' });
+    await pay(String(link.donationLink), '4242424242424242');
+    assert.equal(await balance('donor_refund'), 25);
+    const session = new URL(String(link.donationLink)).pathname.split('/').pop()!;
+    const { charge_id } = await ctx.services.db
+      .selectFrom('checkout_sessions as cs')
+      .innerJoin('payment_intents as pi', 'pi.id', 'cs.payment_intent_id')
+      .select('pi.charge_id')
+      .where('cs.id', '=', session)
+      .executeTakeFirstOrThrow();
+    const refund = (amount?: number) => operatorCall(ctx, 'POST', `/v1/admin/charges/${charge_id}/refund`, amount === undefined ? {} : { amount });
+    const partial = await refund(100);
+    assert.equal(partial.statusCode, 200, partial.body);
+    assert.equal(await balance('donor_refund'), 25);
+    const full = await refund();
+    assert.equal(full.statusCode, 200, full.body);
+    assert.equal(await balance('donor_refund'), 0);
+    await ctx.services.donations.sweep();
+    const reversed = (await outboxEvents(ctx.services.db, partner.partnerId, 'action.reversed')).length;
+    await ctx.services.donations.sweep();
+    assert.equal((await outboxEvents(ctx.services.db, partner.partnerId, 'action.reversed')).length, reversed);
+    assert.equal(await balance('donor_refund'), 0);
+  });
+
   test('no donor user and no referrer: COMPLETED, nothing to reward, donation.completed with 0 tokens', async () => {
     const link = await createLink({ ...base, provider: 'stripe' });
     await pay(String(link.donationLink), '4242424242424242');

@@ -1,4 +1,4 @@
-import type { Insertable, Kysely, Selectable, Transaction, Updateable } from 'kysely';
+import { sql, type Insertable, type Kysely, type Selectable, type Transaction, type Updateable } from 'kysely';
 import type { Database, Environment } from '../../platform/db/schema.js';
 import type { DonationsTable } from '../../platform/db/schema.donations.js';
 
@@ -65,6 +65,30 @@ export const donationsRepo = {
       .where((eb) => eb.or([eb('cs.status', '=', 'complete'), eb('cs.expires_at', '<=', now)]))
       .limit(limit)
       .execute(),
+
+  /** A full refund of the charge that paid a donation: its reward is now owed back. */
+  markRefunded: async (db: Db, chargeId: string, at: Date) =>
+    (
+      await sql<{ id: string }>`
+        UPDATE donations d SET refunded_at = ${at}, reversal_status = 'pending', updated_at = ${at}
+        FROM checkout_sessions cs JOIN payment_intents pi ON pi.id = cs.payment_intent_id
+        WHERE d.checkout_session_id = cs.id AND pi.charge_id = ${chargeId} AND d.reversal_status = 'none'
+        RETURNING d.id`.execute(db)
+    ).rows,
+
+  reversalsPending: (db: Db, limit: number, chargeId?: string) => {
+    let q = db.selectFrom('donations as d').select('d.id').where('d.reversal_status', '=', 'pending');
+    if (chargeId !== undefined) {
+      q = q
+        .innerJoin('checkout_sessions as cs', 'cs.id', 'd.checkout_session_id')
+        .innerJoin('payment_intents as pi', 'pi.id', 'cs.payment_intent_id')
+        .where('pi.charge_id', '=', chargeId);
+    }
+    return q.orderBy('d.refunded_at').limit(limit).execute();
+  },
+
+  finishReversal: (db: Db, id: string, status: 'done' | 'failed', at: Date) =>
+    db.updateTable('donations').set({ reversal_status: status, updated_at: at }).where('id', '=', id).where('reversal_status', '=', 'pending').execute(),
 
   rewardsPending: (db: Db, limit: number) =>
     db.selectFrom('donations').select('id').where('reward_status', '=', 'pending').orderBy('completed_at').limit(limit).execute(),

@@ -5,6 +5,7 @@ import { currencyDigits } from '../../platform/money/currencies.js';
 import { formatMinor } from '../../platform/money/decimal.js';
 import { newEvent, writeEvents } from '../../platform/outbox/outbox.js';
 import type { ActionsService } from '../rewards/actions.service.js';
+import type { ReversalsService } from '../rewards/actions.reverse.js';
 import type { PartnerClock } from '../rewards/partner-clock.js';
 import { formatTokens, TOKEN_SCALE } from '../rewards/distribution.js';
 import { donationsRepo, type DonationRow } from './donations.repo.js';
@@ -22,8 +23,31 @@ export class DonationRewarder {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly actions: ActionsService,
+    private readonly reversals: ReversalsService,
     private readonly partnerClock: PartnerClock,
   ) {}
+
+  /**
+   * Takes a refunded donation's reward back (forced: tokens already spent are recorded as a
+   * shortfall rather than blocking the refund), once, keyed by the donation.
+   */
+  async takeBack(id: string): Promise<void> {
+    let row = await donationsRepo.findAny(this.db, id);
+    if (!row || row.reversal_status !== 'pending') return;
+    if (row.reward_status === 'pending') row = (await this.give(row)) ?? (await donationsRepo.findAny(this.db, id))!;
+    let status: 'done' | 'failed' = 'done';
+    if (row.action_id && row.reward_status === 'done') {
+      const body = { reason: 'Donation refunded', idempotencyKey: `refund:${row.id}`, force: true };
+      const scope = { partnerId: row.partner_id, environment: row.environment };
+      await this.reversals.reverse(scope, row.action_id, body, Buffer.from(JSON.stringify(body))).catch((err: unknown) => {
+        // Taken back already (a retry after a crash): nothing left to do.
+        if (err instanceof AppError && (err.code === 'IDEMPOTENT' || err.code === 'ACTION_NOT_REVERSIBLE')) return;
+        if (err instanceof AppError) status = 'failed';
+        else throw err;
+      });
+    }
+    await donationsRepo.finishReversal(this.db, row.id, status, await this.partnerClock.now(row.partner_id, row.environment));
+  }
 
   async give(row: DonationRow): Promise<DonationRow | undefined> {
     const scope = { partnerId: row.partner_id, environment: row.environment };

@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import { prefixedId } from '../../platform/crypto/ids.js';
 import type { Database } from '../../platform/db/schema.js';
 import { AppError, notFound } from '../../platform/errors.js';
@@ -257,9 +257,22 @@ export class DonationsService {
     return { received: true, partnerDonationId: now.id, status: now.status, duplicate: done === undefined };
   }
 
-  /** Worker: donations whose checkout settled while nobody asked, and rewards still owed. */
+  /** A full refund's transaction: the donation it paid for owes its reward back. */
+  async refundedInTransaction(trx: Transaction<Database>, chargeId: string, at: Date): Promise<void> {
+    await donationsRepo.markRefunded(trx, chargeId, at);
+  }
+
+  async refunded(chargeId: string): Promise<void> {
+    for (const { id } of await donationsRepo.reversalsPending(this.db, 10, chargeId)) await this.rewarder.takeBack(id);
+  }
+
+  /** Worker: donations whose checkout settled while nobody asked, rewards still owed, and rewards owed back. */
   async sweep(limit = 100): Promise<number> {
     let n = 0;
+    for (const { id } of await donationsRepo.reversalsPending(this.db, limit)) {
+      await this.rewarder.takeBack(id);
+      n++;
+    }
     for (const { id } of await donationsRepo.settledOpen(this.db, this.clock.now(), limit)) {
       const row = await donationsRepo.findAny(this.db, id);
       if (row) await this.reconcile(row);

@@ -41,7 +41,23 @@ export class RefundsService {
     private readonly processors: Processors,
   ) {}
 
+  private readonly fullRefundListeners: { inTransaction(trx: Transaction<Database>, chargeId: string, at: Date): Promise<void>; afterCommit(chargeId: string): Promise<void> }[] = [];
+
+  /** What a charge paid for (a donation link) learns of its full refund, in the refund's transaction and after it. */
+  onFullRefund(listener: RefundsService['fullRefundListeners'][number]): void {
+    this.fullRefundListeners.push(listener);
+  }
+
   async refund(chargeId: string, amount: number | undefined) {
+    const row = await this.refundInTransaction(chargeId, amount);
+    if (row.status === 'refunded') {
+      // The owed work is already recorded; doing it now only saves waiting for the worker.
+      for (const l of this.fullRefundListeners) await l.afterCommit(chargeId).catch(() => undefined);
+    }
+    return row;
+  }
+
+  private async refundInTransaction(chargeId: string, amount: number | undefined) {
     return this.db.transaction().execute(async (trx) => {
       const charge = await trx.selectFrom('charges').selectAll().where('id', '=', chargeId).forUpdate().executeTakeFirst();
       if (!charge) throw notFound(`Charge "${chargeId}"`);
@@ -98,7 +114,10 @@ export class RefundsService {
       .where('id', '=', charge.id)
       .returningAll()
       .executeTakeFirstOrThrow();
-    if (row.status === 'refunded') await this.rewards.enqueue(trx, row.id, row.account_id, 'reverse', at);
+    if (row.status === 'refunded') {
+      await this.rewards.enqueue(trx, row.id, row.account_id, 'reverse', at);
+      for (const l of this.fullRefundListeners) await l.inTransaction(trx, row.id, at);
+    }
     return row;
   }
 

@@ -36,4 +36,6 @@ export interface DonationsTable {
   created_at: Timestamp;
   updated_at: Timestamp;
   completed_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  refunded_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  reversal_status: ColumnType<RewardStatus, RewardStatus | undefined, RewardStatus>;
 }
