@@ -118,6 +118,12 @@ function donateForm(w, onTab) {
     }
   }
 
+  // Back from the checkout through the browser's back button, the page may come from the
+  // back-forward cache exactly as it was left: with the button still busy.
+  window.addEventListener('pageshow', function (e) {
+    if (e.persisted && $.go.disabled) busy(false);
+  });
+
   $.form.addEventListener('submit', function (e) {
     e.preventDefault();
     var problem = validate();
