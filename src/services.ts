@@ -101,7 +101,7 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
   );
   const customers = new CustomersService(db, processors, clock);
   const paymentMethods = new PaymentMethodsService(db, processors, customers, clock);
-  const catalog = new CatalogService(db, clock);
+  const catalog = new CatalogService(db, clock, processors);
   const destinations = new DestinationsService(db, clock);
   const matchRequests = new MatchRequestsService(db, clock);
   const donationRewards = new DonationRewards(db, actions, reversals, clock);
@@ -112,7 +112,7 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
   const stripeWebhooks = new StripeWebhooksService(db, processors, charges, refunds, paymentsAccounts, partnerClock, clock, options.stripe?.webhookSecrets ?? []);
   const subscriptions = new SubscriptionsService(db, customers, destinations, charges, subscriptionBilling, partnerClock);
   const checkout = new CheckoutService(db, customers, catalog, destinations, charges, paymentIntents, paymentsAccounts, partnerClock,
-    new CheckoutSubscriptionStarter(db, processors, subscriptions, partnerClock));
+    new CheckoutSubscriptionStarter(db, processors, subscriptions, partnerClock), processors);
   const donations = new DonationsService(db, checkout, customers, paymentsAccounts, new DonationRewarder(db, actions, reversals, partnerClock), partnerClock, clock, {
     publicUrl: 'http://localhost:3000',
     everyOrgBase: 'https://www.every.org',

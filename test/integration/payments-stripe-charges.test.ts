@@ -211,3 +211,49 @@ describe('bank debits', () => {
     assert.equal(after.ledger_transaction_id, null);
   });
 });
+
+describe('catalogue and checkout', () => {
+  test('products and prices are created at Stripe and keep Stripe\'s ids', async () => {
+    token = await paymentsToken(ctx, account); // the clock moved a month ahead above
+    const product = await call('POST', '/api/products', { name: 'Monthly gift' });
+    assert.equal(product.statusCode, 200, product.body);
+    const productId = (product.json() as { productId: string }).productId;
+    assert.match(productId, /^prod_/);
+    assert.deepEqual(fake.last('POST', /^\/v1\/products$/).params, { name: 'Monthly gift' });
+    const price = await call('POST', `/api/products/${productId}/prices`, { interval: 'month', currency: 'usd', unitAmount: 500 });
+    assert.equal(price.statusCode, 200, price.body);
+    assert.deepEqual(fake.last('POST', /^\/v1\/prices$/).params, { currency: 'usd', unit_amount: '500', product: productId, 'recurring[interval]': 'month' });
+    assert.equal((price.json() as { priceId: string }).priceId.startsWith('price_'), true);
+  });
+
+  test('a checkout session is a Stripe Checkout Session: Stripe\'s id and hosted URL, the cut as the application fee', async () => {
+    const res = await call('POST', `/api/customers/${customerId}/checkout`, {
+      currency: 'USD',
+      amount: 5000,
+      productName: 'Account funding',
+      quantity: 1,
+      tip: 300,
+      charityId: 42,
+      successURL: 'https://partner.example/thanks',
+      cancelURL: 'https://partner.example/cancel',
+    });
+    assert.equal(res.statusCode, 200, res.body);
+    const body = res.json() as { id: string; url: string };
+    assert.match(body.id, /^cs_test_/);
+    assert.equal(body.url, `https://checkout.stripe.com/c/pay/${body.id}`);
+    const p = fake.last('POST', /^\/v1\/checkout\/sessions$/).params;
+    assert.equal(p.mode, 'payment');
+    assert.equal(p.customer, customerId);
+    assert.equal(p.success_url, 'https://partner.example/thanks?session_id={CHECKOUT_SESSION_ID}');
+    assert.equal(p.cancel_url, 'https://partner.example/cancel');
+    assert.deepEqual(
+      [p['line_items[0][price_data][currency]'], p['line_items[0][price_data][unit_amount]'], p['line_items[0][price_data][product_data][name]'], p['line_items[0][quantity]']],
+      ['usd', '5000', 'Account funding', '1'],
+    );
+    assert.deepEqual([p['line_items[1][price_data][unit_amount]'], p['line_items[1][price_data][product_data][name]']], ['300', 'Tip']);
+    assert.equal(p['payment_intent_data[transfer_data][destination]'], CONNECTED);
+    assert.equal(p['payment_intent_data[application_fee_amount]'], '1000');
+    const row = await ctx.services.db.selectFrom('checkout_sessions').selectAll().where('id', '=', body.id).executeTakeFirstOrThrow();
+    assert.equal(row.processor_url, body.url);
+  });
+});

@@ -9,6 +9,7 @@ import { normalizeCurrency, supportedCurrencies } from '../../platform/money/cur
 import { accountsRepo } from './accounts.repo.js';
 import { catalogRepo } from './catalog.repo.js';
 import type { ConnectedAccountType, CreateConnectedAccountBodyType, CreatePriceBodyType, PriceType, ProductType } from './catalog.schemas.js';
+import type { Processors } from './processor.js';
 
 /** The upper-case code, or a 400 that lists what is accepted. */
 export function currencyOrThrow(code: string, path = '/currency'): string {
@@ -42,10 +43,17 @@ export class CatalogService {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly clock: Clock,
+    private readonly processors: Processors | null = null,
   ) {}
 
+  /** Stripe accounts keep their catalogue at Stripe too, under Stripe's ids, so Checkout and Billing can sell it. */
+  private hosted(auth: PaymentsAuth) {
+    return auth.processor === 'stripe' && this.processors ? this.processors.hosted(auth) : null;
+  }
+
   async createProduct(auth: PaymentsAuth, name: string): Promise<ProductType> {
-    const row = await catalogRepo.insertProduct(this.db, { id: prefixedId('prod', 14), account_id: auth.accountId, name, created_at: this.clock.now() });
+    const id = (await this.hosted(auth)?.createProduct({ name }))?.id ?? prefixedId('prod', 14);
+    const row = await catalogRepo.insertProduct(this.db, { id, account_id: auth.accountId, name, created_at: this.clock.now() });
     return { productId: row.id, name: row.name };
   }
 
@@ -55,11 +63,13 @@ export class CatalogService {
 
   async createPrice(auth: PaymentsAuth, productId: string, body: CreatePriceBodyType): Promise<PriceType> {
     await this.product(auth, productId);
+    const currency = currencyOrThrow(body.currency);
+    const hosted = await this.hosted(auth)?.createPrice({ productId, currency, unitAmount: BigInt(body.unitAmount), interval: body.interval ?? null });
     const row = await catalogRepo.insertPrice(this.db, {
-      id: prefixedId('price', 14),
+      id: hosted?.id ?? prefixedId('price', 14),
       account_id: auth.accountId,
       product_id: productId,
-      currency: currencyOrThrow(body.currency),
+      currency,
       unit_amount: BigInt(body.unitAmount),
       type: body.interval ? 'recurring' : 'one_time',
       recurring_interval: body.interval ?? null,

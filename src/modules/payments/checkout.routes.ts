@@ -18,7 +18,8 @@ const DESCRIPTION =
   'Subscription mode answers 409 until subscription checkout is enabled on this server.';
 
 export const checkoutRoutes: FastifyPluginAsyncTypebox<{ checkout: CheckoutService; publicUrl: string }> = async (app, { checkout, publicUrl }) => {
-  const withUrl = ({ id }: { id: string }) => ({ id, url: `${publicUrl}/checkout/${id}` });
+  // Stripe accounts' sessions are paid on Stripe's page; sandbox ones on ours.
+  const withUrl = ({ id, url }: { id: string; url?: string }) => ({ id, url: url ?? `${publicUrl}/checkout/${id}` });
 
   app.post(
     '/api/customers/:customerId/checkout',

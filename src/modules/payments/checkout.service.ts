@@ -16,6 +16,8 @@ import type { DestinationsService } from './destinations.js';
 import { chargeCurrency, toDonation, type DonationInput } from './donation.js';
 import type { PaymentIntentsService } from './payment-intents.js';
 import { TEST_PAYMENT_METHOD_IDS } from './sandbox-cards.js';
+import { stripeCheckoutSession } from './checkout.stripe.js';
+import type { Processors } from './processor.js';
 
 type SessionRow = Selectable<CheckoutSessionsTable>;
 
@@ -76,14 +78,15 @@ export class CheckoutService {
     private readonly accounts: PaymentsAccountsService,
     private readonly clock: PartnerClock,
     private readonly subscriptions: CheckoutSubscriptions | null = null,
+    private readonly processors: Processors | null = null,
   ) {}
 
-  async create(auth: PaymentsAuth, customerId: string | null, body: CheckoutBodyType): Promise<{ id: string }> {
+  async create(auth: PaymentsAuth, customerId: string | null, body: CheckoutBodyType): Promise<{ id: string; url?: string }> {
     if (customerId !== null) await this.customers.row(auth, customerId);
-    if (auth.processor !== 'sandbox') {
-      throw new AppError('SERVICE_UNAVAILABLE', 'Hosted checkout is served for sandbox accounts; the Stripe processor is not available on this server yet');
-    }
     const mode = body.mode ?? 'payment';
+    if (auth.processor === 'stripe' && mode === 'subscription') {
+      throw new AppError('INVALID_STATE', 'Subscription checkout is not available for Stripe accounts yet; create the subscription with POST /customers/{customerId}/subscriptions');
+    }
     const currency = currencyOrThrow(body.currency);
     assertRedirectUrl(body.successURL, 'successURL');
     assertRedirectUrl(body.cancelURL, 'cancelURL');
@@ -96,7 +99,7 @@ export class CheckoutService {
     await this.destinations.assertExists(auth, donation);
     const tip = BigInt(body.tip ?? 0);
     // The fees are taken at charge time; splitting now only refuses an amount the fees would eat.
-    await this.charges.split(auth, 'card', amount, tip, chargeCurrency(currency).digits, donation);
+    const split = await this.charges.split(auth, 'card', amount, tip, chargeCurrency(currency).digits, donation);
     const now = await this.clock.now(auth.partnerId, auth.environment);
     if (body.paymentMethodId && !TEST_PAYMENT_METHOD_IDS.has(body.paymentMethodId)) {
       await this.charges.paymentMethod(this.db, auth, customerId, body.paymentMethodId, now);
@@ -107,7 +110,24 @@ export class CheckoutService {
     if (mode === 'subscription' && !this.subscriptions) {
       throw new AppError('INVALID_STATE', 'subscription checkout is not available yet; create the subscription with POST /customers/{customerId}/subscriptions');
     }
-    const id = prefixedId(auth.environment === 'sandbox' ? 'cs_test' : 'cs_live', 32);
+    const hosted =
+      auth.processor === 'stripe' && this.processors
+        ? await stripeCheckoutSession(this.processors, auth, {
+            mode,
+            customerId,
+            currency,
+            lines,
+            split: split.split,
+            amount,
+            connectedAccountId: split.connectedAccountId,
+            cutBps: (await this.catalog.defaultConnected(auth.accountId))?.cut_bps ?? 0,
+            donation,
+            successUrl: body.successURL,
+            cancelUrl: body.cancelURL,
+            idempotencyKey: `checkout:${prefixedId('k', 24)}`,
+          })
+        : null;
+    const id = hosted?.id ?? prefixedId(auth.environment === 'sandbox' ? 'cs_test' : 'cs_live', 32);
     await this.db
       .insertInto('checkout_sessions')
       .values({
@@ -127,10 +147,11 @@ export class CheckoutService {
         status: 'open',
         payment_intent_id: null,
         created_at: now,
-        expires_at: new Date(now.getTime() + SESSION_TTL_MS),
+        expires_at: hosted?.expiresAt ?? new Date(now.getTime() + SESSION_TTL_MS),
+        processor_url: hosted?.url ?? null,
       })
       .execute();
-    return { id };
+    return hosted ? { id, url: hosted.url } : { id };
   }
 
   /** What the hosted page shows. */

@@ -1,0 +1,54 @@
+import type { CheckoutLineItem } from '../../platform/db/schema.payments.js';
+import type { PaymentsAuth } from '../../platform/http/auth.js';
+import type { Donation } from './donation.js';
+import type { Split } from './fees.js';
+import type { HostedLine } from './processor.hosted.js';
+import type { Processors } from './processor.js';
+
+/**
+ * A checkout session of a Stripe account is a Stripe Checkout Session: Stripe hosts the page and
+ * takes the payment; checkout.session.completed (webhook) records the charge. What the donor adds
+ * on top (the tip, fees or cut they cover) are lines of their own, so Stripe collects the same gross
+ * our split expects.
+ */
+export async function stripeCheckoutSession(
+  processors: Processors,
+  auth: PaymentsAuth,
+  s: {
+    mode: 'payment' | 'subscription';
+    customerId: string | null;
+    currency: string;
+    lines: CheckoutLineItem[];
+    split: Split;
+    amount: bigint;
+    connectedAccountId: string | null;
+    cutBps: number;
+    donation: Donation;
+    successUrl: string;
+    cancelUrl: string;
+    idempotencyKey: string;
+  },
+) {
+  const extra = s.split.gross - s.amount - s.split.tip;
+  const lines: HostedLine[] = [
+    ...s.lines.map((l) => ({ name: l.name, priceId: l.priceId, unitAmount: l.unitAmount, quantity: l.quantity, interval: l.interval })),
+    ...(s.split.tip > 0n ? [{ name: 'Tip', priceId: null, unitAmount: Number(s.split.tip), quantity: 1, interval: null }] : []),
+    ...(extra > 0n ? [{ name: 'Fees covered', priceId: null, unitAmount: Number(extra), quantity: 1, interval: null }] : []),
+  ];
+  return processors.hosted(auth).createCheckoutSession({
+    mode: s.mode,
+    currency: s.currency,
+    lines,
+    // Stripe fills in {CHECKOUT_SESSION_ID}; the sandbox page adds ?session_id= the same way.
+    successUrl: s.successUrl.includes('{CHECKOUT_SESSION_ID}') ? s.successUrl : `${s.successUrl}${s.successUrl.includes('?') ? '&' : '?'}session_id={CHECKOUT_SESSION_ID}`,
+    cancelUrl: s.cancelUrl,
+    customerId: s.customerId,
+    connectedAccountId: s.connectedAccountId,
+    partnerCut: s.split.partnerCut,
+    cutBps: s.cutBps,
+    description: s.donation.description,
+    statementDescriptor: s.donation.statementDescriptor,
+    metadata: Object.fromEntries(s.donation.metadata.map((kv) => [kv.key, kv.value])),
+    idempotencyKey: s.idempotencyKey,
+  });
+}
