@@ -68,6 +68,10 @@ export class SubscriptionsService {
   /** Subscribes and bills the first period at once; a decline creates nothing (402). */
   async create(auth: PaymentsAuth, customerId: string, body: CreateSubscriptionBodyType): Promise<SubscriptionType> {
     const customer = await this.customers.row(auth, customerId);
+    // Billing by our clock would never renew a Stripe subscription (Stripe bills those), so none is made here.
+    if (auth.processor === 'stripe') {
+      throw new AppError('INVALID_STATE', 'Subscriptions are not available for Stripe accounts on this server yet');
+    }
     const donation = toDonation(body as DonationInput);
     await this.destinations.assertExists(auth, donation);
     const now = await this.clock.now(auth.partnerId, auth.environment);
