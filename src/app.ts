@@ -41,6 +41,7 @@ import { matchRequestsAdminRoutes } from './modules/payments/match-requests.rout
 import { stripeWebhooksRoutes } from './modules/payments/stripe-webhooks.routes.js';
 import { organizationsRoutes } from './modules/organizations/organizations.routes.js';
 import { donationsRoutes } from './modules/donations/donations.routes.js';
+import { charityReportRoutes } from './modules/payments/charity-report.routes.js';
 import { widgetRoutes } from './modules/widget/widget.routes.js';
 import { onlyPaths, PARTNER_API_LINK, PAYMENTS_API_INFO } from './platform/http/openapi-split.js';
 import { eventComponents } from './modules/webhooks/event-catalogue.js';
@@ -235,6 +236,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(eventsRoutes, { events: services.events });
   await app.register(stripeWebhooksRoutes, { hooks: services.stripeWebhooks });
   await app.register(donationsRoutes, { donations: services.donations });
+  await app.register(charityReportRoutes, { report: services.charityReport });
   await app.register(organizationsRoutes, { organizations: services.organizations });
   await app.register(widgetRoutes, { publicUrl: config.publicUrl, dataDir: config.dataDir, seedSandbox: config.seedSandbox });
   await app.register(rewardsAdminRoutes, {

@@ -34,6 +34,7 @@ import { CustomersService } from './modules/payments/customers.service.js';
 import { PaymentMethodsService } from './modules/payments/payment-methods.service.js';
 import { PaymentsTokens } from './modules/payments/payments.tokens.js';
 import { Processors } from './modules/payments/processor.js';
+import { CharityReport } from './modules/payments/charity-report.js';
 import { OrganizationsService } from './modules/organizations/index.js';
 import { CheckoutSubscriptionStarter } from './modules/payments/subscriptions.checkout.js';
 import { DonationsService, type DonationsOptions } from './modules/donations/donations.service.js';
@@ -162,6 +163,7 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
     checkout,
     stripeWebhooks,
     donations,
+    charityReport: new CharityReport(db),
     organizations: new OrganizationsService(db),
   };
 }

@@ -11,7 +11,11 @@ const MatchRequest = Type.Object(
   {
     id: Type.String(),
     chargeId: Type.String(),
-    customerId: Type.Union([Type.String(), Type.Null()]),
+    customerId: Type.Union([Type.String(), Type.Null()], { description: 'null for an anonymous donor' }),
+    anonymity: Type.String(),
+    donor: Type.Union([Type.Object({ name: Type.Union([Type.String(), Type.Null()]), email: Type.Union([Type.String(), Type.Null()]) }), Type.Null()], {
+      description: 'Full Transparency: name and email; Partial Transparency: name; Anonymous: null',
+    }),
     amount: Type.Integer({ description: 'Smallest currency unit' }),
     currency: Type.String(),
     destination: Type.Object({ kind: Type.String(), ref: Type.String() }),

@@ -10,15 +10,25 @@ import { newEvent, writeEvents } from '../../platform/outbox/outbox.js';
 import { ledgerRepo, postTransactions } from '../ledger/index.js';
 import { accountsRepo } from './accounts.repo.js';
 import type { Donation } from './donation.js';
+import { donorFor } from './anonymity.js';
 import { moneyAccounts } from './money-ledger.js';
 
 type MatchRow = Selectable<MatchRequestsTable>;
 
-export function toMatchRequest(row: MatchRow) {
+type DonorRow = { anonymity: Donation['anonymity']; first_name: string | null; last_name: string | null; email: string | null };
+
+/**
+ * The operator deciding a match acts for the employer, who is not the donor's partner: an anonymous
+ * donor's customer id and identity stay hidden (see anonymity.ts).
+ */
+export function toMatchRequest(row: MatchRow, donor: DonorRow | undefined) {
+  const anonymity = donor?.anonymity ?? 'Anonymous';
   return {
     id: row.id,
     chargeId: row.charge_id,
-    customerId: row.customer_id,
+    customerId: anonymity === 'Anonymous' ? null : row.customer_id,
+    anonymity,
+    donor: donorFor(anonymity, row.customer_id ? donor : null),
     amount: Number(row.amount),
     currency: row.currency,
     destination: row.destination,
@@ -80,7 +90,21 @@ export class MatchRequestsService {
   async list(accountId: string, status: MatchStatus | undefined) {
     let q = this.db.selectFrom('match_requests').selectAll().where('account_id', '=', accountId);
     if (status) q = q.where('status', '=', status);
-    return (await q.orderBy('created_at').orderBy('id').limit(500).execute()).map(toMatchRequest);
+    return this.views(this.db, await q.orderBy('created_at').orderBy('id').limit(500).execute());
+  }
+
+  private async views(db: Kysely<Database> | Transaction<Database>, rows: MatchRow[]) {
+    if (rows.length === 0) return [];
+    const donors = await db
+      .selectFrom('charges as c')
+      .leftJoin('payment_customers as cu', 'cu.id', 'c.customer_id')
+      .select(['c.id', 'c.donation', 'cu.first_name', 'cu.last_name', 'cu.email'])
+      .where('c.id', 'in', rows.map((r) => r.charge_id))
+      .execute();
+    const byCharge = new Map(
+      donors.map((d) => [d.id, { anonymity: (d.donation as unknown as Donation).anonymity, first_name: d.first_name, last_name: d.last_name, email: d.email }]),
+    );
+    return rows.map((r) => toMatchRequest(r, byCharge.get(r.charge_id)));
   }
 
   async approve(id: string) {
@@ -130,7 +154,7 @@ export class MatchRequestsService {
         .returningAll()
         .executeTakeFirst())!;
       await this.announce(trx, paid, partner, 'match_request.paid', at);
-      return toMatchRequest(paid);
+      return (await this.views(trx, [paid]))[0]!;
     });
   }
 
@@ -146,7 +170,7 @@ export class MatchRequestsService {
         .returningAll()
         .executeTakeFirst())!;
       await this.announce(trx, updated, await this.partnerOf(trx, row.account_id), `match_request.${status}`, at);
-      return toMatchRequest(updated);
+      return (await this.views(trx, [updated]))[0]!;
     });
   }
 
