@@ -1,6 +1,6 @@
 import { access } from 'node:fs/promises';
 import path from 'node:path';
-import { importOrganizations, type ImportProgress, type ImportReport } from '../modules/organizations/index.js';
+import { importOrganizationsInWorker, type ImportProgress, type ImportReport } from '../modules/organizations/index.js';
 
 export const ORGS_USAGE = `
   orgs import FILE...                         import IRS EO BMF CSV files (eo_xx.csv) into the
@@ -33,7 +33,7 @@ export async function runOrgsCommand(databaseUrl: string, args: string[], io: Or
     }
   }
   const shown = new Map<string, number>();
-  const report = await importOrganizations(databaseUrl, files, {
+  const report = await importOrganizationsInWorker(databaseUrl, files, {
     onRowError(e) {
       const n = (shown.get(e.file) ?? 0) + 1;
       shown.set(e.file, n);

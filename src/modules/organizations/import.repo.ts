@@ -39,7 +39,8 @@ function copyField(value: string | number | null): string {
   return /[\\\t\n\r]/.test(text) ? text.replace(/[\\\t\n\r]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[c]!) : text;
 }
 
-function copyLine(r: StagedRow): string {
+/** One staged row in COPY's text format, line break included. */
+export function copyLine(r: StagedRow): string {
   const values = [r.seq, r.ein, r.name, r.city, r.state, r.nteeCode, r.deductibility, r.status, ...r.slugs];
   return `${values.map(copyField).join('\t')}\n`;
 }
@@ -60,14 +61,14 @@ export const importRepo = {
     await sql`CREATE TEMP TABLE organization_import_slug (ein text NOT NULL, slug text NOT NULL) ON COMMIT DROP`.execute(db);
   },
 
-  /** A COPY into the staging table; write() resolves when the stream can take more. */
+  /** A COPY into the staging table; write() takes copyLine()s and resolves when the stream can take more. */
   openStaging(client: pg.Client) {
     const stream = client.query(copyFrom(`COPY organization_import (${STAGED_COLUMNS}) FROM STDIN`));
     const failed = once(stream, 'error').then(([err]) => Promise.reject(err as Error));
     failed.catch(() => {});
     return {
-      async write(rows: StagedRow[]) {
-        if (!stream.write(rows.map(copyLine).join(''))) await Promise.race([once(stream, 'drain'), failed]);
+      async write(lines: string) {
+        if (!stream.write(lines)) await Promise.race([once(stream, 'drain'), failed]);
       },
       async end() {
         stream.end();

@@ -3,6 +3,7 @@ import type { Database } from '../../platform/db/schema.js';
 import { formatEin, isDeductible } from './bmf.js';
 import { organizationNotFound } from './organizations.errors.js';
 import { organizationsRepo, type OrganizationRow, type SearchFilters } from './organizations.repo.js';
+import { SearchCache } from './search-cache.js';
 import type { OrganizationSearchQueryType, OrganizationSearchResultType, OrganizationType } from './organizations.schemas.js';
 
 const EIN_QUERY = /^\s*(\d{2})-?(\d{7})\s*$/;
@@ -25,6 +26,8 @@ export function toOrganization(row: OrganizationRow): OrganizationType {
 
 /** The nonprofit directory as the widget sees it: lookup by slug and search for autocomplete. */
 export class OrganizationsService {
+  readonly searchCache = new SearchCache<OrganizationSearchResultType>();
+
   constructor(private readonly db: Kysely<Database>) {}
 
   async getBySlug(slug: string): Promise<OrganizationType> {
@@ -36,16 +39,20 @@ export class OrganizationsService {
   /**
    * Ranked in tiers: curated matches, then names starting with the query, then typo-tolerant
    * matches. The last tier is the expensive one and runs only when the others leave room, which
-   * for autocomplete's short prefixes they rarely do.
+   * for autocomplete's short prefixes they rarely do. Answers are kept briefly (SearchCache).
    */
-  async search(query: OrganizationSearchQueryType): Promise<OrganizationSearchResultType> {
+  search(query: OrganizationSearchQueryType): Promise<OrganizationSearchResultType> {
+    const q = query.q?.trim().replace(/\s+/g, ' ').toLowerCase() || undefined;
     const filters: SearchFilters = {
       state: query.state?.toUpperCase(),
       ntee: query.ntee?.toUpperCase(),
       includeInactive: query.includeInactive,
       limit: query.limit,
     };
-    const q = query.q?.trim() || undefined;
+    return this.searchCache.get(JSON.stringify([q, filters]), () => this.searchDirectory(q, filters));
+  }
+
+  private async searchDirectory(q: string | undefined, filters: SearchFilters): Promise<OrganizationSearchResultType> {
     const ein = q && EIN_QUERY.exec(q);
     if (ein) return { data: (await organizationsRepo.searchEin(this.db, ein[1]! + ein[2]!, filters)).map(toOrganization) };
     const top = await organizationsRepo.searchTop(this.db, q, filters);
