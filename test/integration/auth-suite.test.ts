@@ -167,9 +167,8 @@ const PUBLIC_ROUTES = new Set([
   'POST /checkout/{sessionId}/pay', // what the hosted checkout page calls: the session id is the credential, as for the page
   'GET /', // the demo page: shows only the sandbox publishable key, which is made for browsers
   'GET /widget.js', // the embeddable widget script, loaded by partners' pages
-  'GET /', // the demo page: shows only the sandbox publishable key, which is made for browsers
-  'GET /widget.js', // the embeddable widget script, loaded by partners' pages
   'POST /v1/integrations/every-org/donations', // Every.org's notification: the intake token in the URL is the credential
+  'POST /api/stripe/webhook', // Stripe's events: the Stripe-Signature header over the raw body is the credential
 ]);
 
 /** The documented route a request URL hits; a static segment wins over a parameter, as in the router. */
