@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { LightMyRequestResponse } from 'fastify';
 import { sql } from 'kysely';
 import { Webhook } from 'standardwebhooks';
+import { deliveriesRepo } from '../../src/modules/webhooks/deliveries.repo.js';
 import type { WebhookDispatcher } from '../../src/modules/webhooks/delivery.dispatcher.js';
 import { sirSignature } from '../../src/modules/webhooks/webhooks.signing.js';
 import { after, before } from 'node:test';
@@ -72,8 +73,15 @@ export async function deliveryRow(ctx: TestContext, deliveryId: string) {
   return ctx.services.db.selectFrom('webhook_deliveries').selectAll().where('id', '=', deliveryId).executeTakeFirstOrThrow();
 }
 
+/** A delivery's attempt log, oldest first (attempt rows and the success its row records); none once it is gone. */
 export async function attemptsOf(ctx: TestContext, deliveryId: string) {
-  return ctx.services.db.selectFrom('webhook_attempts').selectAll().where('delivery_id', '=', deliveryId).orderBy('id').execute();
+  const row = await ctx.services.db.selectFrom('webhook_deliveries').selectAll().where('id', '=', deliveryId).executeTakeFirst();
+  if (!row) {
+    const orphans = await ctx.services.db.selectFrom('webhook_attempts').select('id').where('delivery_id', '=', deliveryId).execute();
+    assert.deepEqual(orphans, [], `attempt rows outlived delivery ${deliveryId}`);
+    return [];
+  }
+  return deliveriesRepo.attemptLog(ctx.services.db, row);
 }
 
 export async function endpointRow(ctx: TestContext, endpointId: string) {

@@ -49,6 +49,35 @@ describe('POST /v1/partner/webhooks/deliveries/:deliveryId/retry', () => {
     assert.deepEqual([row.status, row.attempts], ['SUCCEEDED', 2]);
   });
 
+  test('a delivery that succeeded is sent again; its log and health keep both successes', async () => {
+    const rx = await receiver();
+    rx.behave = () => ({ status: 200 });
+    const hook = await quietHook(rx, 'retry-succeeded');
+    const first = json<TestResult>(await sendTest(hook), 200);
+    assert.equal(first.delivered, true);
+    ctx.clock.advance(1_000);
+    json(await partnerCall(ctx, p.sk, 'POST', `/v1/partner/webhooks/deliveries/${first.deliveryId}/retry`), 202);
+    assert.equal(await runOnce(ctx), 1);
+    assert.equal(rx.received.length, 2);
+
+    const got = json<{ status: string; attempts: number; deliveredAt: string; attemptLog: { succeeded: boolean; attemptedAt: string }[] }>(
+      await partnerCall(ctx, p.sk, 'GET', `/v1/partner/webhooks/deliveries/${first.deliveryId}`),
+      200,
+    );
+    assert.deepEqual([got.status, got.attempts], ['SUCCEEDED', 2]);
+    assert.deepEqual(
+      got.attemptLog.map((a) => a.succeeded),
+      [true, true],
+    );
+    assert.equal(Date.parse(got.attemptLog[1]!.attemptedAt) - Date.parse(got.attemptLog[0]!.attemptedAt), 1_000);
+    assert.equal(got.deliveredAt, got.attemptLog[1]!.attemptedAt);
+    const health = json<{ attempts: number; succeeded: number; lastSuccessAt: string }>(
+      await partnerCall(ctx, p.sk, 'GET', `/v1/partner/webhooks/${hook.id}/health`),
+      200,
+    );
+    assert.deepEqual([health.attempts, health.succeeded, health.lastSuccessAt], [2, 2, got.deliveredAt]);
+  });
+
   test('a delivery that used up its schedule gets exactly one more attempt', async () => {
     const rx = await receiver();
     rx.behave = () => ({ status: 500 });
@@ -175,11 +204,15 @@ describe('GET /v1/partner/webhooks/:id/health', () => {
     assert.equal(h.consecutiveFailures, 2);
     assert.equal(h.failingSince, firstFailureAt);
     assert.equal(h.lastFailureAt, ctx.clock.now().toISOString());
+    assert.equal(h.lastSuccessAt, ctx.clock.now().toISOString(), 'the last of the six successes');
     assert.equal(h.pending, 1, 'the action.completed delivery waits for its retry');
-    // The percentiles are those of the attempt log (percentile_disc: a latency that was measured).
-    const latencies = (await ctx.services.db.selectFrom('webhook_attempts').select('latency_ms').where('endpoint_id', '=', hook.id).execute())
+    // The percentiles are those of the attempt logs (percentile_disc: a latency that was measured).
+    const logs = await Promise.all((await deliveriesOf(ctx, hook.id)).map((d) => attemptsOf(ctx, d.id)));
+    const latencies = logs
+      .flat()
       .map((a) => a.latency_ms)
       .sort((a, b) => a - b);
+    assert.equal(latencies.length, 8);
     const disc = (q: number) => latencies[Math.max(0, Math.ceil(q * latencies.length) - 1)];
     assert.deepEqual(h.latencyMs, { p50: disc(0.5), p95: disc(0.95), p99: disc(0.99) });
     assert.ok(h.latencyMs.p99! >= 150, `p99 ${h.latencyMs.p99} ms; the slowest answer took 150 ms`);
@@ -190,13 +223,17 @@ describe('GET /v1/partner/webhooks/:id/health', () => {
     json(await sendTest(hook), 200);
     const recovered = await healthOf();
     assert.deepEqual([recovered.consecutiveFailures, recovered.failingSince, recovered.attempts], [0, null, 9]);
+    ctx.clock.advance(60_000);
+    json(await sendTest(hook), 200);
+    const again = await healthOf();
+    assert.deepEqual([again.attempts, again.succeeded, again.lastSuccessAt], [10, 8, ctx.clock.now().toISOString()]);
 
     // The window: attempts older than it are not counted, the endpoint's state still is.
     ctx.clock.advance(2 * 3_600_000);
     const later = await healthOf(1);
     assert.deepEqual([later.attempts, later.successRate, later.latencyMs.p50], [0, null, null]);
     assert.equal(Date.parse(String(later.windowEnd)) - Date.parse(String(later.windowStart)), 3_600_000);
-    assert.equal((await healthOf(24)).attempts, 9);
+    assert.equal((await healthOf(24)).attempts, 10);
     assertError(await partnerCall(ctx, p.sk, 'GET', `/v1/partner/webhooks/${hook.id}/health?hours=0`), 400, 'VALIDATION_ERROR');
     assertError(await partnerCall(ctx, other.sk, 'GET', `/v1/partner/webhooks/${hook.id}/health`), 404, 'NOT_FOUND');
   });

@@ -1,6 +1,6 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { pageWithTotal } from '../../platform/db/pagination.js';
-import type { Database } from '../../platform/db/schema.js';
+import type { Database, WebhookDeliveryRow } from '../../platform/db/schema.js';
 import type { DeliveryStatus } from '../../platform/db/schema.webhooks.js';
 import { withTargets, type ClaimedDelivery } from './dispatch.repo.js';
 
@@ -26,8 +26,39 @@ export const deliveriesRepo = {
     return query.executeTakeFirst();
   },
 
-  async attempts(db: Db, deliveryId: string) {
-    return db.selectFrom('webhook_attempts').selectAll().where('delivery_id', '=', deliveryId).orderBy('id').execute();
+  /**
+   * Every attempt of a delivery, oldest first: its attempt rows and, when it succeeded, the success
+   * its own row records (migration 0017).
+   */
+  async attemptLog(db: Db, delivery: WebhookDeliveryRow): Promise<AttemptLogEntry[]> {
+    const rows = await db
+      .selectFrom('webhook_attempts')
+      .select(['attempted_at', 'succeeded', 'status_code', 'latency_ms', 'error'])
+      .where('delivery_id', '=', delivery.id)
+      .orderBy('id')
+      .execute();
+    const latest = recordedSuccess(delivery);
+    if (latest) rows.push(latest);
+    return rows.sort((a, b) => a.attempted_at.getTime() - b.attempted_at.getTime());
+  },
+
+  /**
+   * Before a delivery that succeeded is queued again, the success its row records becomes an attempt
+   * row, so the log keeps it once the row records the next attempt; the endpoint's last success is
+   * brought up to it, since health reads the others from SUCCEEDED rows.
+   */
+  async archiveSuccess(db: Db, delivery: WebhookDeliveryRow) {
+    const success = recordedSuccess(delivery);
+    if (!success) return;
+    await db
+      .insertInto('webhook_attempts')
+      .values({ delivery_id: delivery.id, endpoint_id: delivery.endpoint_id, ...success })
+      .execute();
+    await db
+      .updateTable('webhook_endpoints')
+      .set({ last_success_at: sql`greatest(last_success_at, ${success.attempted_at})` })
+      .where('id', '=', delivery.endpoint_id)
+      .execute();
   },
 
   /** One more attempt now; the delivery stops after it if it fails and its schedule was used up. */
@@ -90,6 +121,10 @@ export const deliveriesRepo = {
     return claimed!;
   },
 
+  /**
+   * Attempts in [from, to] per endpoint: attempt rows, and the successes SUCCEEDED deliveries record
+   * on their own rows; the latest success at any time; what waits to be sent.
+   */
   async health(db: Db, endpointIds: string[], from: Date, to: Date) {
     if (endpointIds.length === 0) return [];
     const result = await sql<{
@@ -100,19 +135,41 @@ export const deliveriesRepo = {
       p95: number | null;
       p99: number | null;
       pending: string;
+      last_success_at: Date | null;
     }>`
       SELECT ids.endpoint_id,
-             count(a.id) AS attempts,
-             count(a.id) FILTER (WHERE a.succeeded) AS succeeded,
+             count(a.latency_ms) AS attempts,
+             count(a.latency_ms) FILTER (WHERE a.succeeded) AS succeeded,
              percentile_disc(0.5) WITHIN GROUP (ORDER BY a.latency_ms) AS p50,
              percentile_disc(0.95) WITHIN GROUP (ORDER BY a.latency_ms) AS p95,
              percentile_disc(0.99) WITHIN GROUP (ORDER BY a.latency_ms) AS p99,
              (SELECT count(*) FROM webhook_deliveries d
-               WHERE d.endpoint_id = ids.endpoint_id AND d.status IN ('PENDING', 'DELIVERING')) AS pending
+               WHERE d.endpoint_id = ids.endpoint_id AND d.status IN ('PENDING', 'DELIVERING')) AS pending,
+             (SELECT max(d.last_attempt_at) FROM webhook_deliveries d
+               WHERE d.endpoint_id = ids.endpoint_id AND d.status = 'SUCCEEDED') AS last_success_at
       FROM unnest(${endpointIds}::text[]) AS ids(endpoint_id)
-      LEFT JOIN webhook_attempts a
-        ON a.endpoint_id = ids.endpoint_id AND a.attempted_at >= ${from} AND a.attempted_at <= ${to}
+      LEFT JOIN LATERAL (
+        SELECT x.succeeded, x.latency_ms FROM webhook_attempts x
+        WHERE x.endpoint_id = ids.endpoint_id AND x.attempted_at >= ${from} AND x.attempted_at <= ${to}
+        UNION ALL
+        SELECT true, d.last_latency_ms FROM webhook_deliveries d
+        WHERE d.endpoint_id = ids.endpoint_id AND d.status = 'SUCCEEDED' AND d.last_attempt_at >= ${from} AND d.last_attempt_at <= ${to}
+      ) a ON true
       GROUP BY ids.endpoint_id`.execute(db);
     return result.rows;
   },
 };
+
+export interface AttemptLogEntry {
+  attempted_at: Date;
+  succeeded: boolean;
+  status_code: number | null;
+  latency_ms: number;
+  error: string | null;
+}
+
+/** The success a SUCCEEDED delivery's row records, as an attempt. */
+function recordedSuccess(d: WebhookDeliveryRow): AttemptLogEntry | undefined {
+  if (d.status !== 'SUCCEEDED' || !d.last_attempt_at) return undefined;
+  return { attempted_at: d.last_attempt_at, succeeded: true, status_code: d.last_status_code, latency_ms: d.last_latency_ms ?? 0, error: null };
+}

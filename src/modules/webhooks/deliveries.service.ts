@@ -11,6 +11,7 @@ import { MAX_ATTEMPTS } from './delivery.policy.js';
 import { webhooksRepo, type Scope } from './webhooks.repo.js';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
+const latest = (a: Date | null, b: Date | null) => (a && b ? (a > b ? a : b) : (a ?? b));
 
 export function toDelivery(row: WebhookDeliveryRow): WebhookDeliveryType {
   return {
@@ -72,7 +73,7 @@ export class DeliveriesService {
   async get(scope: Scope, deliveryId: string) {
     const row = await deliveriesRepo.find(this.db, scope, deliveryId);
     if (!row) throw notFound(`Delivery "${deliveryId}"`);
-    const attempts = await deliveriesRepo.attempts(this.db, deliveryId);
+    const attempts = await deliveriesRepo.attemptLog(this.db, row);
     return {
       ...toDelivery(row),
       attemptLog: attempts.map((a) => ({
@@ -95,6 +96,7 @@ export class DeliveriesService {
       }
       const endpoint = await webhooksRepo.find(trx, scope, row.endpoint_id);
       if (!endpoint?.is_active) throw inactive(row.endpoint_id);
+      await deliveriesRepo.archiveSuccess(trx, row);
       return toDelivery(await deliveriesRepo.retry(trx, deliveryId, this.clock.now(), MAX_ATTEMPTS));
     });
   }
@@ -129,7 +131,7 @@ export class DeliveriesService {
       latencyMs: { p50: stats?.p50 ?? null, p95: stats?.p95 ?? null, p99: stats?.p99 ?? null },
       consecutiveFailures: endpoint.consecutive_failures,
       failingSince: iso(endpoint.failing_since),
-      lastSuccessAt: iso(endpoint.last_success_at),
+      lastSuccessAt: iso(latest(endpoint.last_success_at, stats?.last_success_at ?? null)),
       lastFailureAt: iso(endpoint.last_failure_at),
       pending: Number(stats?.pending ?? 0),
     };

@@ -36,6 +36,10 @@ export const outcomesRepo = {
    * returns the endpoints still failing. The claim token guards the delivery row: a dispatcher
    * whose lease ran out (and whose delivery another dispatcher took over) records its attempt but
    * does not overwrite the newer state.
+   *
+   * A success that its delivery row records gets no attempt row (migration 0017): those are the
+   * failures and the attempts whose delivery moved on without them. An endpoint with no failures
+   * to record or clear is not written at all: its last success is read from its deliveries.
    */
   async record(db: Db, records: AttemptRecord[], health: HealthChange[]) {
     if (records.length === 0) return [];
@@ -56,11 +60,12 @@ export const outcomesRepo = {
             last_error = r.error, delivered_at = CASE WHEN r.succeeded THEN r.attempted_at ELSE d.delivered_at END,
             updated_at = r.attempted_at
         FROM r WHERE d.id = r.delivery_id AND d.claim_token = r.claim_token
-        RETURNING 1
+        RETURNING d.id
       ), logged AS (
         INSERT INTO webhook_attempts (delivery_id, endpoint_id, attempted_at, succeeded, status_code, latency_ms, error)
         SELECT r.delivery_id, r.endpoint_id, r.attempted_at, r.succeeded, r.status_code, r.latency_ms, r.error
         FROM r JOIN webhook_deliveries d ON d.id = r.delivery_id
+        WHERE NOT r.succeeded OR r.delivery_id NOT IN (SELECT id FROM upd)
         RETURNING 1
       )
       UPDATE webhook_endpoints e
@@ -75,6 +80,7 @@ export const outcomesRepo = {
                   ${hcol((c) => c.trailingFailures)}::int[], ${hcol((c) => isoOrNull(c.firstTrailingFailureAt))}::timestamptz[])
            AS u(id, had_success, last_success, last_failure, trailing_failures, first_failure)
       WHERE e.id = u.id
+        AND (u.trailing_failures > 0 OR u.last_failure IS NOT NULL OR e.consecutive_failures > 0 OR e.failing_since IS NOT NULL)
       RETURNING e.id, e.failing_since`.execute(db);
     return result.rows;
   },
