@@ -169,7 +169,7 @@ export function importOrganizationsInWorker(connectionString: string, files: str
   // worker's own thread before the TypeScript entry can load.
   const worker = import.meta.url.endsWith('.ts')
     ? new Worker(
-        `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./import.worker.ts', import.meta.url).href)}); })`,
+        `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./import.worker.ts', import.meta.url).href)}); })`,
         { ...options, eval: true },
       )
     : new Worker(new URL('./import.worker.js', import.meta.url), options);
