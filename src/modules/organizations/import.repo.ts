@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { Kysely, PostgresDialect, sql, type RawBuilder } from 'kysely';
-import type pg from 'pg';
+import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Database } from '../../platform/db/schema.js';
 import type { OrganizationRecord } from './bmf.js';
@@ -21,11 +21,8 @@ export interface MergeCounts {
   unchanged: number;
 }
 
-/**
- * Kysely over one client, so the import's COPY (which needs the raw client) and its SQL share
- * one session: the temporary tables and the transaction.
- */
-export function kyselyOnClient(client: pg.Client): Kysely<Database> {
+/** Kysely over one client, so COPY (which needs the raw client) and the SQL share one session. */
+function kyselyOnClient(client: pg.Client): Kysely<Database> {
   const pooled = Object.assign(client, { release() {} });
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool: { connect: async () => pooled, end: async () => {} } }) });
 }
@@ -53,6 +50,24 @@ export function copyLine(r: StagedRow): string {
  * as the import's transaction.
  */
 export const importRepo = {
+  /** One connection of its own and one transaction around `work`, committed if it returns. */
+  async inTransaction<T>(connectionString: string, work: (db: Kysely<Database>, client: pg.Client) => Promise<T>): Promise<T> {
+    const client = new pg.Client({ connectionString, application_name: 'almoner-import' });
+    await client.connect();
+    const db = kyselyOnClient(client);
+    try {
+      await sql`BEGIN`.execute(db);
+      const result = await work(db, client);
+      await sql`COMMIT`.execute(db);
+      return result;
+    } catch (err) {
+      await sql`ROLLBACK`.execute(db).catch(() => {});
+      throw err;
+    } finally {
+      await client.end();
+    }
+  },
+
   async createStaging(db: Kysely<Database>) {
     await sql`CREATE TEMP TABLE organization_import (
       seq integer NOT NULL, ein text NOT NULL, name text NOT NULL, city text, state text, ntee_code text,

@@ -3,11 +3,9 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { Worker } from 'node:worker_threads';
-import { sql } from 'kysely';
-import pg from 'pg';
 import { readHeader, toRecord, type BmfHeader } from './bmf.js';
 import { LineSplitter, parseCsvLine, type Line } from './csv.js';
-import { copyLine, importRepo, kyselyOnClient, type MergeCounts } from './import.repo.js';
+import { copyLine, importRepo, type MergeCounts } from './import.repo.js';
 import { directoryChanged } from './search-cache.js';
 import { slugCandidates } from './slugs.js';
 
@@ -52,9 +50,10 @@ const BATCH_ROWS = 2000;
 
 /**
  * Imports IRS EO BMF CSV files into the directory in one transaction on its own connection: all
- * good rows or, if the database fails, none. Files are streamed (memory stays flat whatever their size); malformed rows
- * are reported through onRowError with file and line, and skipped. Re-importing is idempotent:
- * rows are keyed by EIN, changed ones updated, unchanged ones left alone, slugs never changed.
+ * good rows or, if the database fails, none. Files are streamed, so memory stays flat whatever
+ * their size; malformed rows are reported through onRowError with file and line, and skipped.
+ * Re-importing is idempotent: rows are keyed by EIN, changed ones updated, unchanged ones left
+ * alone, slugs never changed.
  */
 export async function importOrganizations(connectionString: string, files: string[], hooks: ImportHooks = {}): Promise<ImportReport> {
   const started = Date.now();
@@ -66,12 +65,7 @@ export async function importOrganizations(connectionString: string, files: strin
   const progress = (phase: ImportProgress['phase'], file: string, bytesRead: number) =>
     hooks.onProgress?.({ phase, file, bytesRead, totalBytes, rows: seq, elapsedMs: Date.now() - started });
 
-  const client = new pg.Client({ connectionString, application_name: 'almoner-import' });
-  await client.connect();
-  const db = kyselyOnClient(client);
-  let counts: MergeCounts;
-  try {
-    await sql`BEGIN`.execute(db);
+  const counts = await importRepo.inTransaction(connectionString, async (db, client) => {
     await importRepo.createStaging(db);
     const staging = importRepo.openStaging(client);
     // Rows become COPY text at once, so the objects parsed from a line die young instead of
@@ -128,15 +122,9 @@ export async function importOrganizations(connectionString: string, files: strin
     await flush();
     await staging.end();
     progress('merging', '', totalBytes);
-    counts = await importRepo.merge(db);
-    await sql`COMMIT`.execute(db);
-    directoryChanged();
-  } catch (err) {
-    await sql`ROLLBACK`.execute(db).catch(() => {});
-    throw err;
-  } finally {
-    await client.end();
-  }
+    return importRepo.merge(db);
+  });
+  directoryChanged();
   progress('done', '', totalBytes);
   return {
     ...counts,
