@@ -74,6 +74,7 @@ export class WebhookDispatcher {
   private inFlight = 0;
   private wakeFanOut: (() => void) | undefined;
   private wakeClaim: (() => void) | undefined;
+  private readonly waitingForRoom = new Set<'fanOut' | 'claim'>();
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -148,7 +149,7 @@ export class WebhookDispatcher {
       () => stopping,
       (wake) => (this.wakeFanOut = wake),
       async () => {
-        if (this.queuedCount >= batchSize) return false;
+        if (this.queuedCount >= batchSize) return this.waitForRoom('fanOut');
         // Room for a whole batch of one endpoint's events on top of what is queued (less than a batch),
         // so a busy endpoint's new deliveries are all claimed here rather than left for a claim.
         const claim = lease(perEndpointConcurrency + 2 * batchSize);
@@ -156,8 +157,12 @@ export class WebhookDispatcher {
         // process has work of its own instead of an idle poll interval.
         const fan = await dispatchRepo.fanOut(this.db, { now: claim.now, limit: batchSize, maxAttempts: MAX_ATTEMPTS, wait: true, claim });
         this.enqueue(fan.claimed, claim.token, claim.leaseUntil);
-        if (fan.deliveries > fan.claimed.length) this.wakeClaim?.();
-        return fan.events === batchSize;
+        // Claims look for due deliveries when fan-out left some unclaimed, or has caught up with the
+        // outbox; while a backlog is fanned out they keep to their poll interval, which bounds how
+        // long a due retry waits, instead of running (mostly for nothing) every time the queue is low.
+        const more = fan.events === batchSize;
+        if (fan.deliveries > fan.claimed.length || !more) this.wakeClaim?.();
+        return more;
       },
     );
     const claims = this.loop(
@@ -165,7 +170,7 @@ export class WebhookDispatcher {
       (wake) => (this.wakeClaim = wake),
       async () => {
         const limit = Math.min(batchSize, 2 * batchSize - this.queuedCount);
-        if (this.queuedCount >= batchSize || limit <= 0) return false;
+        if (this.queuedCount >= batchSize || limit <= 0) return this.waitForRoom('claim');
         const claim = lease(perEndpointConcurrency + batchSize);
         const claimed = await dispatchRepo.claim(this.db, { ...claim, limit });
         this.enqueue(claimed, claim.token, claim.leaseUntil);
@@ -216,6 +221,12 @@ export class WebhookDispatcher {
     }
   }
 
+  /** A loop that stopped for want of room sleeps until the queue runs low (or its poll interval passes). */
+  private waitForRoom(loop: 'fanOut' | 'claim'): false {
+    this.waitingForRoom.add(loop);
+    return false;
+  }
+
   /** Deliveries this process holds per endpoint: being sent and queued. */
   private held(): Record<string, number> {
     const held: Record<string, number> = Object.fromEntries(this.busy);
@@ -264,9 +275,9 @@ export class WebhookDispatcher {
     if (list.length === 0) this.queued.delete(endpointId);
     // Refilled before the queue runs dry: a claim takes a round trip and a commit, sends to a fast
     // receiver take less.
-    if (this.queuedCount < this.options.batchSize) {
-      this.wakeFanOut?.();
-      this.wakeClaim?.();
+    if (this.queuedCount < this.options.batchSize && this.waitingForRoom.size > 0) {
+      if (this.waitingForRoom.delete('fanOut')) this.wakeFanOut?.();
+      if (this.waitingForRoom.delete('claim')) this.wakeClaim?.();
     }
     if (stale.length > 0) void this.release(stale).catch(this.onError);
   }
