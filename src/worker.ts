@@ -7,7 +7,7 @@ export interface BackgroundWork {
 }
 
 /**
- * The background work: webhook fan-out and delivery, campaign schedules, grant expiry, bank-debit settlement, subscription billing and donation rewards. It runs inside `serve` (one process
+ * The background work: webhook fan-out and delivery, campaign schedules, grant expiry, bank-debit settlement, Stripe charges left processing, subscription billing and donation rewards. It runs inside `serve` (one process
  * is enough for the embedded setup) and in `worker` processes; every step is safe to run from
  * several processes at once (SKIP LOCKED claims and guarded updates), so running both is fine.
  */
@@ -26,6 +26,8 @@ export function startBackgroundWork(
   const sweep = async () => {
     // Bank debits whose settlement day has come (by each partner's sandbox clock in the sandbox).
     while ((await services.charges.settleDue()) > 0);
+    // Stripe charges whose answer was never recorded (a crash, a failed commit): Stripe is asked again.
+    while ((await services.charges.reconcileProcessing()) > 0);
     await services.subscriptionBilling.billDue();
     while ((await services.donationRewards.runPending()) > 0);
     await services.donations.sweep();

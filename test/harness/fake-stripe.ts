@@ -19,7 +19,8 @@ export interface StripeRequest {
 }
 
 export type StripeAnswer = { status: number; body: unknown } | 'drop';
-type Responder = (req: StripeRequest) => StripeAnswer;
+/** May answer later: a test can make something happen while Stripe is "working". */
+type Responder = (req: StripeRequest) => StripeAnswer | Promise<StripeAnswer>;
 
 const id = (prefix: string) => `${prefix}_${randomBytes(12).toString('hex')}`;
 const now = () => Math.floor(Date.now() / 1000);
@@ -36,8 +37,19 @@ export const cardDeclined = (declineCode: string, message = 'Your card was decli
     payment_intent: { id: id('pi'), object: 'payment_intent', status: 'requires_payment_method', amount: Number(req.params.amount) },
   });
 
+/** The `prefix[key]=value` parameters of a form body as an object: metadata[a]=1 -> { a: '1' }. */
+export function nested(p: Record<string, string>, prefix: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(p)) {
+    if (k.startsWith(`${prefix}[`) && k.endsWith(']') && !k.slice(prefix.length + 1, -1).includes('[')) out[k.slice(prefix.length + 1, -1)] = v;
+  }
+  return out;
+}
+
 export class FakeStripe {
   readonly requests: StripeRequest[] = [];
+  /** PaymentIntents this server created (a replay under a used Idempotency-Key creates none), by id. */
+  readonly paymentIntents = new Map<string, Record<string, unknown>>();
   private readonly overrides: { method: string; path: RegExp; respond: Responder }[] = [];
   private readonly replays = new Map<string, { status: number; body: unknown }>();
   private readonly subscriptions = new Map<string, Record<string, unknown>>();
@@ -93,7 +105,11 @@ export class FakeStripe {
     const i = this.overrides.findIndex((o) => o.method === request.method && o.path.test(request.path));
     let answer: StripeAnswer;
     if (i >= 0) {
-      answer = this.overrides.splice(i, 1)[0]!.respond(request);
+      const respond = this.overrides.splice(i, 1)[0]!.respond;
+      // A failing responder (an assertion in a test) answers at once instead of leaving the SDK waiting.
+      answer = await Promise.resolve()
+        .then(() => respond(request))
+        .catch((err: unknown) => stripeError(500, { type: 'api_error', message: `fake Stripe responder failed: ${String(err)}` }));
     } else {
       const replayKey = request.idempotencyKey ? `${request.authorization} ${request.idempotencyKey}` : undefined;
       const replay = replayKey ? this.replays.get(replayKey) : undefined;
@@ -119,7 +135,7 @@ export class FakeStripe {
     if (r.method === 'POST' && path === '/v1/payment_intents') {
       const pid = id('pi');
       const confirmed = p.confirm === 'true';
-      return ok({
+      const pi = {
         id: pid,
         object: 'payment_intent',
         amount: Number(p.amount),
@@ -127,8 +143,17 @@ export class FakeStripe {
         status: confirmed ? 'succeeded' : 'requires_payment_method',
         client_secret: `${pid}_secret_${randomBytes(8).toString('hex')}`,
         last_payment_error: null,
+        metadata: nested(p, 'metadata'),
         livemode: false,
-      });
+      };
+      this.paymentIntents.set(pid, pi);
+      return ok(pi);
+    }
+    if (r.method === 'GET' && path === '/v1/payment_intents/search') {
+      // Only the query this server's users send: metadata['key']:'value'.
+      const q = /^metadata\['([^']+)'\]:'([^']*)'$/.exec(p.query ?? '');
+      const data = q ? [...this.paymentIntents.values()].filter((pi) => (pi.metadata as Record<string, string>)[q[1]!] === q[2]) : [];
+      return ok({ object: 'search_result', data, has_more: false, next_page: null, url: '/v1/payment_intents/search' });
     }
     if (r.method === 'POST' && path === '/v1/setup_intents') {
       const sid = id('seti');
@@ -178,7 +203,7 @@ export class FakeStripe {
       return ok(this.objects.get(m[1]!) ?? { id: m[1], object: 'payment_method', type: 'card', card: { brand: 'visa', last4: '4242', exp_month: 12, exp_year: 2034 }, billing_details: { name: 'Jenny Rosen', email: null } });
     }
     if (r.method === 'GET' && (m = /^\/v1\/(payment_intents|subscriptions)\/([^/]+)$/.exec(path))) {
-      const known = this.objects.get(m[2]!);
+      const known = this.objects.get(m[2]!) ?? this.paymentIntents.get(m[2]!) ?? this.subscriptions.get(m[2]!);
       return known ? ok(known) : stripeError(404, { type: 'invalid_request_error', code: 'resource_missing', message: `No such object: '${m[2]}'` });
     }
     if (r.method === 'POST' && path === '/v1/refunds') return ok({ id: id('re'), object: 'refund', amount: Number(p.amount), payment_intent: p.payment_intent, status: 'succeeded' });

@@ -107,6 +107,8 @@ describe('card charges', () => {
       description: 'Spring gift',
       statement_descriptor_suffix: 'SPRING GIFT',
       'metadata[campaign]': 'spring',
+      // Our charge id, which finds the charge again should Stripe's answer never be recorded.
+      'metadata[almoner_charge_id]': body.chargeId,
       'transfer_data[destination]': CONNECTED,
       application_fee_amount: '1000',
     });
@@ -155,7 +157,7 @@ describe('Stripe failing', () => {
     ['a 500', stripeError(500, { type: 'api_error', message: 'Something went wrong on our end' }), 502, 'PROCESSOR_ERROR'],
     ['a dropped connection', 'drop' as const, 503, 'PROCESSOR_UNAVAILABLE'],
   ] as const) {
-    test(`${what}, retried by the SDK with the same key: ${status} ${code}, nothing recorded; our retry with the same Idempotency-Key then pays once`, async () => {
+    test(`${what}, retried by the SDK with the same key: ${status} ${code}, the charge left processing; our retry with the same Idempotency-Key then pays it once`, async () => {
       const charges = (await chargeRows()).length;
       const sent = fake.find('POST', PI_PATH).length;
       fake.next('POST', PI_PATH, answer, 2);
@@ -165,13 +167,19 @@ describe('Stripe failing', () => {
       const body = res.json() as Json;
       assert.equal(body.code, code);
       assert.doesNotMatch(String(body.message), /at .*\.ts|stack/i);
-      assert.equal((await chargeRows()).length, charges, 'nothing recorded');
+      assert.match(String(body.message), /is processing until Stripe's answer is known/);
+      // Stripe may have taken it: the charge stays, processing, with nothing posted until Stripe says.
+      const inDoubt = (await chargeRows()).filter((r) => r.status === 'processing');
+      assert.equal(inDoubt.length, 1);
+      assert.equal(inDoubt[0]!.ledger_transaction_id, null);
       const again = await charge({ amount: 1500, paymentMethodId: 'pm_1SavedVisa0001', charityId: 42 }, { 'idempotency-key': key });
       assert.equal(again.statusCode, 200, again.body);
+      assert.equal((again.json() as Json).chargeId, inDoubt[0]!.id, 'the same charge, now paid');
       const attempts = fake.find('POST', PI_PATH).slice(sent);
       assert.equal(attempts.length, 3, 'two SDK attempts, then our retry');
       assert.deepEqual(new Set(attempts.map((a) => a.idempotencyKey)), new Set([`charge:${account.accountId}:${key}`]));
       assert.equal((await chargeRows()).length, charges + 1);
+      assert.equal((await chargeRows()).filter((r) => r.status === 'processing').length, 0);
     });
   }
 
@@ -183,10 +191,15 @@ describe('Stripe failing', () => {
     assert.ok(res.headers['retry-after']);
   });
 
-  test('Stripe refusing the request: 400 with Stripe\'s message', async () => {
+  test('Stripe refusing the request: 400 with Stripe\'s message, and nothing recorded (Stripe took nothing)', async () => {
+    const charges = (await chargeRows()).length;
     fake.next('POST', PI_PATH, stripeError(400, { type: 'invalid_request_error', code: 'resource_missing', param: 'payment_method', message: "No such PaymentMethod: 'pm_1SavedVisa0001'" }));
-    const res = await charge({ amount: 1500, paymentMethodId: 'pm_1SavedVisa0001', charityId: 42 });
+    const res = await charge({ amount: 1500, paymentMethodId: 'pm_1SavedVisa0001', charityId: 42 }, { 'idempotency-key': 'refused-1' });
     assert.equal(res.statusCode, 400, res.body);
+    assert.equal((await chargeRows()).length, charges);
+    const again = await charge({ amount: 1500, paymentMethodId: 'pm_1SavedVisa0001', charityId: 42 }, { 'idempotency-key': 'refused-1' });
+    assert.equal(again.statusCode, 200, again.body);
+    assert.equal((await chargeRows()).length, charges + 1);
     assert.equal((res.json() as Json).code, 'PROCESSOR_REJECTED');
     assert.match(String((res.json() as Json).message), /No such PaymentMethod/);
   });

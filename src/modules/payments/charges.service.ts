@@ -19,8 +19,9 @@ import { chargeAccounts, chargeTransaction, type ChargeMoney } from './money-led
 import type { ChargeRequest, ChargeResult } from './processor.charges.js';
 import type { Processors } from './processor.js';
 import { TEST_PAYMENT_METHOD_IDS } from './sandbox-cards.js';
-import { accountsRepo } from './accounts.repo.js';
 import { chargesRepo } from './charges.repo.js';
+import { ProcessorChargeFlow } from './charges.processing.js';
+import { accountAuth, chargeMoney, chargeRowInsert, methodForProcessor } from './charges.rows.js';
 import type { Clock } from '../../platform/clock.js';
 
 type ChargeRow = Selectable<ChargesTable>;
@@ -56,6 +57,9 @@ export const declined = (chargeId: string, code: string, message: string) =>
  * money in the ledger in the same transaction, a bank debit when it settles.
  */
 export class ChargesService {
+  /** Stripe accounts' charges: written before Stripe is asked, settled after (charges.processing.ts). */
+  readonly processing: ProcessorChargeFlow;
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly processors: Processors,
@@ -67,7 +71,9 @@ export class ChargesService {
     private readonly clock: PartnerClock,
     private readonly baseClock: Clock,
     private readonly fees: FeeSchedule = DEFAULT_FEES,
-  ) {}
+  ) {
+    this.processing = new ProcessorChargeFlow(db, processors, this, clock, baseClock);
+  }
 
   async create(auth: PaymentsAuth, customerId: string | null, body: ChargeBodyType, idempotencyKey: string | undefined): Promise<ChargeAnswer> {
     if (customerId !== null) await this.customers.row(auth, customerId);
@@ -76,7 +82,26 @@ export class ChargesService {
     await this.destinations.assertExists(auth, donation);
     const now = await this.clock.now(auth.partnerId, auth.environment);
     const route = `POST charges ${customerId ?? 'guest'}`;
-    const outcome = await idempotent<ChargeAnswer | { declineCode: string; chargeId: string; message: string }>(
+    const outcome =
+      auth.processor === 'stripe'
+        ? await this.processing.create(auth, customerId, body, idempotencyKey, { route, donation, currency, digits, now })
+        : await this.sandboxCharge(auth, customerId, body, idempotencyKey, { route, donation, digits, currency, now });
+    if (outcome.status === 402) {
+      const b = outcome.body as { declineCode: string; chargeId: string; message: string };
+      throw declined(b.chargeId, b.declineCode, b.message);
+    }
+    return outcome.body as ChargeAnswer;
+  }
+
+  /** Sandbox charges: decided in process, so taken and recorded in one transaction. */
+  private sandboxCharge(
+    auth: PaymentsAuth,
+    customerId: string | null,
+    body: ChargeBodyType,
+    idempotencyKey: string | undefined,
+    { route, donation, digits, currency, now }: { route: string; donation: Donation; digits: number; currency: string; now: Date },
+  ) {
+    return idempotent<ChargeAnswer | { declineCode: string; chargeId: string; message: string }>(
       this.db,
       auth.accountId,
       idempotencyKey,
@@ -100,11 +125,11 @@ export class ChargesService {
         });
       },
     );
-    if (outcome.status === 402) {
-      const b = outcome.body as { declineCode: string; chargeId: string; message: string };
-      throw declined(b.chargeId, b.declineCode, b.message);
-    }
-    return outcome.body as ChargeAnswer;
+  }
+
+  /** Processing Stripe charges left behind by a crash or a failed recording, settled by asking Stripe again. */
+  reconcileProcessing(limit?: number): Promise<number> {
+    return this.processing.reconcile(limit);
   }
 
   /**
@@ -140,8 +165,13 @@ export class ChargesService {
     return { split, connectedAccountId: connected?.id ?? null };
   }
 
-  /** Asks the processor to take the money, then records what it did. */
+  /**
+   * Asks the processor to take the money, then records what it did, in the caller's transaction:
+   * for the sandbox only, which decides in process. A Stripe charge must never be taken inside a
+   * transaction (its commit could fail after Stripe took the money): ProcessorChargeFlow does those.
+   */
   async take(trx: Transaction<Database>, auth: PaymentsAuth, c: TakeInput): Promise<Outcome<ChargeAnswer | { declineCode: string; chargeId: string; message: string }>> {
+    if (auth.processor !== 'sandbox') throw new AppError('INVALID_STATE', 'A processor charge cannot be taken inside a database transaction');
     const id = prefixedId('ch', 24);
     const request = { ...this.request(c.method, c.split, c.currency, c.donation, c.connectedAccountId), customerId: c.customerId, idempotencyKey: c.processorKey ?? `charge:${id}` };
     const result = await this.processors.for(auth, trx).charge(request);
@@ -249,76 +279,6 @@ export class ChargesService {
     }
     return method;
   }
-}
-
-async function accountAuth(db: Transaction<Database>, accountId: string): Promise<PaymentsAuth> {
-  const a = (await accountsRepo.find(db, accountId))!;
-  return { accountId, partnerId: a.partner_id, partnerNumber: a.partner_number, environment: a.environment, processor: a.processor };
-}
-
-function methodForProcessor(m: MethodRow): ChargeRequest['paymentMethod'] {
-  return { id: m.id, type: m.type, sandboxOutcome: m.sandbox_outcome, bankLast4: m.bank_last4 };
-}
-
-function chargeMoney(auth: PaymentsAuth, row: ChargeRow): ChargeMoney {
-  const donation = row.donation as unknown as Donation;
-  return {
-    chargeId: row.id,
-    accountId: row.account_id,
-    partnerId: auth.partnerId,
-    environment: auth.environment,
-    currency: row.currency,
-    split: { gross: row.gross, fee: row.fee, partnerCut: row.partner_cut, tip: row.tip, destination: row.destination_amount },
-    connectedAccountId: row.connected_account_id,
-    destination: donation.destination,
-  };
-}
-
-async function chargeRowInsert(
-  trx: Transaction<Database>,
-  c: {
-    id: string;
-    auth: PaymentsAuth;
-    customerId: string | null;
-    method: MethodRow;
-    currency: string;
-    split: Split;
-    connectedAccountId: string | null;
-    donation: Donation;
-    paymentIntentId: string | null;
-    now: Date;
-    status: 'succeeded' | 'pending' | 'failed';
-    failureCode: string | null;
-    failureMessage: string | null;
-    settlesAt: Date | null;
-    processorRef: string | null;
-  },
-) {
-  const amount = c.split.destination + c.split.fee + c.split.partnerCut;
-  return chargesRepo.insert(trx, {
-    id: c.id,
-    account_id: c.auth.accountId,
-    customer_id: c.customerId,
-    payment_intent_id: c.paymentIntentId,
-    payment_method_id: c.method.id,
-    method_type: c.method.type,
-    currency: c.currency,
-    amount,
-    tip: c.split.tip,
-    gross: c.split.gross,
-    fee: c.split.fee,
-    partner_cut: c.split.partnerCut,
-    destination_amount: c.split.destination,
-    connected_account_id: c.connectedAccountId,
-    status: c.status,
-    failure_code: c.failureCode,
-    failure_message: c.failureMessage,
-    donation: JSON.stringify(c.donation),
-    settles_at: c.settlesAt,
-    processor_ref: c.processorRef,
-    created_at: c.now,
-    updated_at: c.now,
-  });
 }
 
 /** B6.3: PaymentIntent-like objects for the customer's payments, newest first. */

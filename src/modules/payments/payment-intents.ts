@@ -62,39 +62,38 @@ export class PaymentIntentsService {
     const { currency } = chargeCurrency(body.currency);
     await this.destinations.assertExists(auth, donation);
     const now = await this.clock.now(auth.partnerId, auth.environment);
-    const row = await this.db.transaction().execute(async (trx) => {
-      const method = body.paymentMethodId ? await this.charges.paymentMethod(trx, auth, customerId, body.paymentMethodId, now) : null;
-      // With Stripe the intent is Stripe's (Stripe.js confirms it), under Stripe's id and client secret.
-      const { id, clientSecret } =
-        auth.processor === 'stripe'
-          ? await this.stripeIntent(trx, auth, customerId, body, method, donation, currency)
-          : { id: prefixedId('pi', 24), clientSecret: null };
-      return trx
-        .insertInto('payment_intents')
-        .values({
-          id,
-          account_id: auth.accountId,
-          customer_id: customerId,
-          client_secret: clientSecret ?? `${id}_secret_${prefixedId('s', 24).slice(2)}`,
-          amount: BigInt(body.amount),
-          tip: BigInt(body.tip ?? 0),
-          currency,
-          status: 'requires_payment_method',
-          payment_method_id: method?.id ?? null,
-          persist_payment_method: body.persistPaymentMethod ?? false,
-          donation: JSON.stringify(donation),
-          created_at: now,
-          updated_at: now,
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow();
-    });
+    const method = body.paymentMethodId ? await this.charges.paymentMethod(this.db, auth, customerId, body.paymentMethodId, now) : null;
+    // With Stripe the intent is Stripe's (Stripe.js confirms it), under Stripe's id and client secret.
+    // Asked before our row is written and outside any transaction: nothing is paid until the donor
+    // confirms, so an intent whose row never gets written is only an unused Stripe object.
+    const { id, clientSecret } =
+      auth.processor === 'stripe'
+        ? await this.stripeIntent(auth, customerId, body, method, donation, currency)
+        : { id: prefixedId('pi', 24), clientSecret: null };
+    const row = await this.db
+      .insertInto('payment_intents')
+      .values({
+        id,
+        account_id: auth.accountId,
+        customer_id: customerId,
+        client_secret: clientSecret ?? `${id}_secret_${prefixedId('s', 24).slice(2)}`,
+        amount: BigInt(body.amount),
+        tip: BigInt(body.tip ?? 0),
+        currency,
+        status: 'requires_payment_method',
+        payment_method_id: method?.id ?? null,
+        persist_payment_method: body.persistPaymentMethod ?? false,
+        donation: JSON.stringify(donation),
+        created_at: now,
+        updated_at: now,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
     return { clientSecret: row.client_secret };
   }
 
   /** A Stripe PaymentIntent for the donation's gross, a destination charge when the account has a connected account. */
   private async stripeIntent(
-    trx: Transaction<Database>,
     auth: PaymentsAuth,
     customerId: string | null,
     body: PaymentIntentBodyType,
@@ -102,8 +101,8 @@ export class PaymentIntentsService {
     donation: Donation,
     currency: string,
   ) {
-    const { split, connectedAccountId } = await this.charges.split(auth, method?.type ?? 'card', BigInt(body.amount), BigInt(body.tip ?? 0), chargeCurrency(currency).digits, donation, trx);
-    return this.processors.hosted(auth, trx).createPaymentIntent({
+    const { split, connectedAccountId } = await this.charges.split(auth, method?.type ?? 'card', BigInt(body.amount), BigInt(body.tip ?? 0), chargeCurrency(currency).digits, donation);
+    return this.processors.hosted(auth).createPaymentIntent({
       amount: split.gross,
       currency,
       customerId,
@@ -137,6 +136,9 @@ export class PaymentIntentsService {
         throw new AppError('INVALID_STATE', `This payment intent is already ${intent.status}`);
       }
       const auth = await this.accounts.authFor(intent.account_id, trx);
+      if (auth.processor !== 'sandbox') {
+        throw new AppError('INVALID_STATE', 'This payment intent belongs to a Stripe account: confirm it in the browser with Stripe.js (stripe.confirmCardPayment); card details never pass through this API');
+      }
       const now = await this.clock.now(auth.partnerId, auth.environment, trx);
       const update = (patch: Partial<Pick<IntentRow, 'status' | 'payment_method_id' | 'charge_id'>> & { last_error?: string | null }) =>
         trx

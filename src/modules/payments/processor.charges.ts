@@ -25,8 +25,26 @@ export type ChargeResult =
   | { status: 'pending'; settlesInDays: number; processorRef?: string | null }
   | { status: 'failed'; code: string; message: string; processorRef?: string | null };
 
+/**
+ * Thrown by `charge` when the processor certainly took nothing: it refused the request before
+ * acting on it (invalid, rate limited, our credentials refused) or was never reached because the
+ * request could not be built. Any other error leaves the outcome unknown.
+ */
+export class ChargeNotSent extends Error {
+  constructor(readonly error: Error) {
+    super(error.message);
+    this.name = 'ChargeNotSent';
+  }
+}
+
 export interface ChargeOps {
   charge(request: ChargeRequest): Promise<ChargeResult>;
+  /**
+   * What became of a charge sent earlier whose answer was lost, found by the charge id it carried
+   * in its metadata: null when the processor has no payment for it. For charges older than the
+   * processor keeps idempotency keys (a retry under the same key would pay again).
+   */
+  lookup(chargeId: string): Promise<ChargeResult | null>;
   /** How a pending bank debit ends (sandbox: by the test account number). */
   settle(paymentMethod: ChargeRequest['paymentMethod']): Promise<{ status: 'succeeded' } | { status: 'failed'; code: string; message: string }>;
 }
@@ -38,6 +56,10 @@ export const sandboxCharges: ChargeOps = {
     const outcome = (request.paymentMethod.sandboxOutcome ?? 'succeeds') as CardOutcome;
     if (outcome === 'succeeds') return { status: 'succeeded' };
     return { status: 'failed', code: outcome, message: DECLINE_MESSAGES[outcome] };
+  },
+  async lookup() {
+    // Sandbox charges are decided in the transaction that records them: none is ever left in doubt.
+    return null;
   },
   async settle(paymentMethod) {
     const outcome = paymentMethod.sandboxOutcome ?? 'succeeds';

@@ -3,6 +3,7 @@ import { AppError } from '../../platform/errors.js';
 import type { HostedSubscription } from './processor.hosted.js';
 import { toHostedSubscription } from './processor.stripe.billing.js';
 import { idOf } from './processor.stripe.map.js';
+import { CHARGE_ID_KEY } from './processor.stripe.js';
 
 /**
  * Stripe webhook events in our terms. The route hands over the raw body and the Stripe-Signature
@@ -10,8 +11,8 @@ import { idOf } from './processor.stripe.map.js';
  * domain never reads a Stripe object.
  */
 export type ProcessorEvent =
-  | { kind: 'payment_succeeded'; paymentRef: string; amount: bigint; paymentMethodId: string | null }
-  | { kind: 'payment_failed'; paymentRef: string; code: string; message: string }
+  | { kind: 'payment_succeeded'; paymentRef: string; amount: bigint; paymentMethodId: string | null; chargeId: string | null }
+  | { kind: 'payment_failed'; paymentRef: string; code: string; message: string; chargeId: string | null }
   | { kind: 'payment_refunded'; paymentRef: string; amountRefunded: bigint }
   | { kind: 'checkout_completed'; sessionId: string; paymentRef: string | null; subscriptionId: string | null; paid: boolean }
   | { kind: 'invoice_paid'; invoiceId: string; subscriptionId: string; paymentRef: string | null; amountPaid: bigint; periodStart: Date; periodEnd: Date }
@@ -70,14 +71,23 @@ export function toProcessorEvent(e: Stripe.Event): ReceivedEvent {
   switch (e.type) {
     case 'payment_intent.succeeded': {
       const pi = object as Stripe.PaymentIntent;
-      return { ...base, event: { kind: 'payment_succeeded', paymentRef: pi.id, amount: BigInt(pi.amount_received ?? pi.amount), paymentMethodId: idOf(pi.payment_method) } };
+      return {
+        ...base,
+        event: { kind: 'payment_succeeded', paymentRef: pi.id, amount: BigInt(pi.amount_received ?? pi.amount), paymentMethodId: idOf(pi.payment_method), chargeId: pi.metadata?.[CHARGE_ID_KEY] ?? null },
+      };
     }
     case 'payment_intent.payment_failed': {
       const pi = object as Stripe.PaymentIntent;
       const err = pi.last_payment_error;
       return {
         ...base,
-        event: { kind: 'payment_failed', paymentRef: pi.id, code: err?.decline_code || err?.code || 'payment_failed', message: err?.message || 'The payment failed' },
+        event: {
+          kind: 'payment_failed',
+          paymentRef: pi.id,
+          code: err?.decline_code || err?.code || 'payment_failed',
+          message: err?.message || 'The payment failed',
+          chargeId: pi.metadata?.[CHARGE_ID_KEY] ?? null,
+        },
       };
     }
     case 'charge.refunded': {

@@ -8,7 +8,7 @@ import type { ProcessorBankAccount } from './processor.methods.js';
  * sees charge results, bank accounts and AppErrors only.
  */
 
-const RETRY = 'Nothing was recorded; retry with the same Idempotency-Key, which Stripe also receives, so the payment is never taken twice';
+export const RETRY = 'Nothing was recorded; retry with the same Idempotency-Key, which Stripe also receives, so the payment is never taken twice';
 
 /**
  * A Stripe failure that is not a card decline, as the AppError the caller gets: Stripe's own refusals

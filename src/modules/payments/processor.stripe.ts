@@ -1,7 +1,7 @@
 import Stripe from 'stripe';
 import { AppError } from '../../platform/errors.js';
 import type { PlaidClient } from './plaid.client.js';
-import type { ChargeRequest, ChargeResult } from './processor.charges.js';
+import { ChargeNotSent, type ChargeRequest, type ChargeResult } from './processor.charges.js';
 import type { CardSource, ProcessorBankAccount, ProcessorCard } from './processor.methods.js';
 import type { PaymentProcessor } from './processor.js';
 import { bankAccount, chargeResult, declinedResult, processorError, stripeCall } from './processor.stripe.map.js';
@@ -48,7 +48,9 @@ export class StripeProcessor implements PaymentProcessor {
    * account's cut. Stripe refuses statement_descriptor on card payments, so cards get the suffix.
    */
   async charge(request: ChargeRequest): Promise<ChargeResult> {
-    const s = await stripeCall(this.stripe);
+    const s = await stripeCall(this.stripe).catch((err: Error) => {
+      throw new ChargeNotSent(err);
+    });
     const card = request.paymentMethod.type === 'card';
     const params: Stripe.PaymentIntentCreateParams = {
       amount: Number(request.gross),
@@ -75,8 +77,19 @@ export class StripeProcessor implements PaymentProcessor {
       return chargeResult(pi);
     } catch (err) {
       if (err instanceof Stripe.errors.StripeCardError) return declinedResult(err);
-      throw processorError(err);
+      throw refusedBeforeActing(err) ? new ChargeNotSent(processorError(err)) : processorError(err);
     }
+  }
+
+  /**
+   * Stripe's PaymentIntent carrying this charge id in its metadata. Search is Stripe's only lookup
+   * by metadata; it trails writes by up to a minute, so it is used only for charges a day old.
+   */
+  async lookup(chargeId: string): Promise<ChargeResult | null> {
+    const s = await stripeCall(this.stripe);
+    const found = await stripeCall(() => s.paymentIntents.search({ query: `metadata['${CHARGE_ID_KEY}']:'${chargeId}'`, limit: 1 }));
+    const pi = found.data[0];
+    return pi ? chargeResult(pi) : null;
   }
 
   async settle(): Promise<never> {
@@ -157,6 +170,19 @@ export class StripeProcessor implements PaymentProcessor {
     }
     return this.plaid;
   }
+}
+
+/** The metadata key that names our charge on its Stripe PaymentIntent. */
+export const CHARGE_ID_KEY = 'almoner_charge_id';
+
+/**
+ * Stripe errors that mean the request was refused before Stripe acted on it, on every attempt the
+ * SDK made: nothing was charged. A rate limit is not one of them: the SDK may have been limited on
+ * its retry after a first attempt whose answer was lost.
+ */
+function refusedBeforeActing(err: unknown): boolean {
+  const E = Stripe.errors;
+  return err instanceof E.StripeInvalidRequestError || err instanceof E.StripeAuthenticationError || err instanceof E.StripePermissionError;
 }
 
 const browserOnly = (kind: 'setup' | 'payment', call: string) =>

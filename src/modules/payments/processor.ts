@@ -42,6 +42,7 @@ export class SandboxProcessor extends SandboxMethods implements PaymentProcessor
 
   charge = sandboxCharges.charge;
   settle = sandboxCharges.settle;
+  lookup = sandboxCharges.lookup;
 
   override async plaidLinkToken(input: { customerId: string; clientName: string }): Promise<{ environment: string; linkToken: string }> {
     if (!this.plaid) return super.plaidLinkToken();

@@ -7,6 +7,7 @@ import type { PartnerClock } from '../rewards/partner-clock.js';
 import type { PaymentsAccountsService } from './accounts.service.js';
 import type { ChargesService } from './charges.service.js';
 import { chargeCurrency, type Donation } from './donation.js';
+import type { ChargeResult } from './processor.charges.js';
 import type { HostedPaymentMethod } from './processor.hosted.js';
 import type { Processors } from './processor.js';
 import { toProcessorEvent, verifyStripeEvent, type ProcessorEvent, type ReceivedEvent } from './processor.stripe.events.js';
@@ -89,7 +90,24 @@ export class StripeWebhooksService {
     return { auth, now: await this.clock.now(auth.partnerId, auth.environment, trx) };
   }
 
+  /**
+   * A charge of ours still processing, named by the charge id in the PaymentIntent's metadata (its
+   * asker never recorded Stripe's answer): the event settles it, exactly as asking Stripe would.
+   */
+  private async processingCharge(trx: Trx, chargeId: string | null, livemode: boolean, result: ChargeResult): Promise<Effect | null> {
+    if (!chargeId) return null;
+    const charge = await trx.selectFrom('charges').selectAll().where('id', '=', chargeId).forUpdate().executeTakeFirst();
+    // Settled ones (a pending debit included) are found by their PaymentIntent id as before.
+    if (!charge || charge.status !== 'processing') return null;
+    const who = await this.authFor(trx, charge.account_id, livemode);
+    if (!who) return unmatched;
+    await this.charges.processing.settle(trx, who.auth, charge.id, result, false);
+    return applied(charge.account_id);
+  }
+
   private async paymentSucceeded(trx: Trx, e: Of<'payment_succeeded'>, livemode: boolean): Promise<Effect> {
+    const byMetadata = await this.processingCharge(trx, e.chargeId, livemode, { status: 'succeeded', processorRef: e.paymentRef });
+    if (byMetadata) return byMetadata;
     const charge = await trx.selectFrom('charges').selectAll().where('processor_ref', '=', e.paymentRef).forUpdate().executeTakeFirst();
     if (charge) {
       const who = await this.authFor(trx, charge.account_id, livemode);
@@ -122,6 +140,8 @@ export class StripeWebhooksService {
   }
 
   private async paymentFailed(trx: Trx, e: Of<'payment_failed'>, livemode: boolean): Promise<Effect> {
+    const byMetadata = await this.processingCharge(trx, e.chargeId, livemode, { status: 'failed', code: e.code, message: e.message, processorRef: e.paymentRef });
+    if (byMetadata) return byMetadata;
     const charge = await trx.selectFrom('charges').selectAll().where('processor_ref', '=', e.paymentRef).forUpdate().executeTakeFirst();
     if (charge) {
       const who = await this.authFor(trx, charge.account_id, livemode);
@@ -152,7 +172,7 @@ export class StripeWebhooksService {
     const who = await this.authFor(trx, charge.account_id, livemode);
     if (!who) return unmatched;
     const more = e.amountRefunded - charge.refunded_amount;
-    if (more > 0n && charge.status !== 'pending' && charge.status !== 'failed') {
+    if (more > 0n && charge.status !== 'pending' && charge.status !== 'failed' && charge.status !== 'processing') {
       await this.refunds.record(trx, who.auth, charge, more > charge.gross - charge.refunded_amount ? charge.gross - charge.refunded_amount : more, who.now);
     }
     return applied(charge.account_id);

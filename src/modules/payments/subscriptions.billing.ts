@@ -136,7 +136,7 @@ export class SubscriptionBilling {
     }
   }
 
-  private update(trx: Transaction<Database>, id: string, patch: Partial<Omit<SubscriptionRow, 'id' | 'items' | 'donation'>>) {
+  private update(trx: Transaction<Database>, id: string, patch: Partial<Omit<SubscriptionRow, 'id' | 'items' | 'donation' | 'processor_request'>>) {
     return trx.updateTable('subscriptions').set(patch).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
   }
 

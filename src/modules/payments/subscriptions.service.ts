@@ -23,7 +23,8 @@ export function toSubscription(row: SubscriptionRow): SubscriptionType {
   const d = row.donation as unknown as Donation;
   return {
     subscriptionId: row.id,
-    status: row.status,
+    // Incomplete rows (a Stripe subscription being created) are never read out through the API.
+    status: row.status === 'incomplete' ? 'past_due' : row.status,
     startDate: row.start_date.toISOString(),
     endDate: iso(row.ended_at),
     currentPeriodEnd: row.current_period_end.toISOString(),

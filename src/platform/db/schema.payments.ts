@@ -150,9 +150,12 @@ export interface CheckoutSessionsTable {
   completed_at: NullableDate;
   /** Stripe accounts: Stripe's hosted checkout page. */
   processor_url: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Stripe subscription mode: our reference, also in the Stripe subscription's metadata. */
+  processor_key: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
-export type ChargeStatus = 'pending' | 'succeeded' | 'failed' | 'refunded';
+/** processing: Stripe has been (or is being) asked and its answer is not recorded yet. */
+export type ChargeStatus = 'processing' | 'pending' | 'succeeded' | 'failed' | 'refunded';
 
 export interface ChargesTable {
   id: string;
@@ -180,6 +183,13 @@ export interface ChargesTable {
   updated_at: Timestamp;
   /** Stripe accounts: the PaymentIntent (pi_...) that took the money. */
   processor_ref: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The Idempotency-Key every attempt of this charge sends to Stripe. */
+  processor_key: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The request that made the charge, so a repeat of it is given this charge's outcome. */
+  request_hash: ColumnType<string | null, string | null | undefined, string | null>;
+  lease_until: NullableDate;
+  processor_asked_at: NullableDate;
+  answered_at: NullableDate;
 }
 
 export interface PaymentsIdempotencyTable {
@@ -262,7 +272,8 @@ export interface SubscriptionsTable {
   one_time_tip: bigint;
   payment_method_id: string;
   donation: JsonDoc<Record<string, unknown>>;
-  status: 'active' | 'past_due' | 'canceled';
+  /** incomplete: a Stripe subscription being created; never shown through the API. */
+  status: 'incomplete' | 'active' | 'past_due' | 'canceled';
   paused: Generated<boolean>;
   resumes_at: NullableDate;
   cancel_at_period_end: Generated<boolean>;
@@ -275,6 +286,14 @@ export interface SubscriptionsTable {
   ended_at: NullableDate;
   created_at: Timestamp;
   updated_at: Timestamp;
+  /** Stripe accounts: Stripe's subscription (sub_...). */
+  processor_ref: ColumnType<string | null, string | null | undefined, string | null>;
+  processor_key: ColumnType<string | null, string | null | undefined, string | null>;
+  /** What Stripe was asked to create, sent again as is by a retry. */
+  processor_request: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+  request_hash: ColumnType<string | null, string | null | undefined, string | null>;
+  lease_until: NullableDate;
+  processor_asked_at: NullableDate;
 }
 
 export interface SubscriptionInvoicesTable {
