@@ -99,80 +99,118 @@ export class DeliveryClient {
 
   post(rawUrl: string, headers: Record<string, string>, body: string | Buffer, options: PostOptions): Promise<AttemptResult> {
     const started = performance.now();
-    const elapsed = () => Math.round(performance.now() - started);
-    const fail = (error: string, statusCode: number | null = null): AttemptResult => ({ statusCode, latencyMs: elapsed(), error, retryAfterMs: null });
-
     const target = this.target(rawUrl);
-    if (!target) return Promise.resolve(fail('The endpoint URL is not a valid URL'));
-    if (options.strict) {
-      if (!target.isHttps) return Promise.resolve(fail('Production endpoints must use https://'));
-      // Literal addresses never reach the lookup, so they are checked here.
-      if (target.literalRefusal) return Promise.resolve(fail(`Refused to connect: ${target.literalRefusal}`));
-    }
+    let refusal: string | null = null;
+    if (!target) refusal = 'The endpoint URL is not a valid URL';
+    else if (options.strict && !target.isHttps) refusal = 'Production endpoints must use https://';
+    // Literal addresses never reach the lookup, so they are checked here.
+    else if (options.strict && target.literalRefusal) refusal = `Refused to connect: ${target.literalRefusal}`;
+    if (refusal || !target) return Promise.resolve(failure(started, refusal!));
     const agent = options.strict ? this.agents.strict : this.agents.relaxed;
-
     return new Promise<AttemptResult>((resolve) => {
-      let settled = false;
-      let abort: ((err?: Error) => void) | undefined;
-      let status = 0;
-      let location: string | undefined;
-      let retryAfter: string | undefined;
-      let read = 0;
-      const finish = (result: AttemptResult) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        resolve(result);
-      };
-      const answered = () => {
-        if (status >= 300 && status < 400) {
-          return finish(fail(`Redirect (${status}${location ? ` to ${location}` : ''}) not followed: register the final URL`, status));
-        }
-        finish({
-          statusCode: status,
-          latencyMs: elapsed(),
-          error: status >= 200 && status < 300 ? null : `The receiver answered ${status}`,
-          retryAfterMs: parseRetryAfter(retryAfter, options.now()),
-        });
-      };
-      const timer = setTimeout(() => {
-        finish(fail(`Timed out after ${options.timeoutMs} ms`));
-        abort?.();
-      }, options.timeoutMs);
-
+      // Timeouts are the exchange's own (one for the whole attempt), so undici keeps none per request.
       agent.dispatch(
-        { origin: target.origin, path: target.path, method: 'POST', headers, body, headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs },
-        {
-          onConnect: (abortRequest) => {
-            abort = abortRequest;
-            // Timed out while connecting: the request must not go out after its attempt was recorded.
-            if (settled) abortRequest();
-          },
-          onHeaders: (statusCode, rawHeaders) => {
-            // 1xx answers are interim; the final one follows on the same request.
-            if (statusCode < 200) return true;
-            status = statusCode;
-            for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-              const name = rawHeaders[i]!.toString('latin1').toLowerCase();
-              if (name === 'retry-after') retryAfter = rawHeaders[i + 1]!.toString('latin1');
-              else if (name === 'location') location = rawHeaders[i + 1]!.toString('latin1');
-            }
-            return true;
-          },
-          onData: (chunk) => {
-            read += chunk.length;
-            if (read <= options.maxResponseBytes) return true;
-            // The status is known; the rest of a huge body is not worth a connection.
-            answered();
-            abort?.();
-            return false;
-          },
-          onComplete: () => answered(),
-          onError: (err) => (status ? answered() : finish(fail(describeError(err)))),
-        },
+        { origin: target.origin, path: target.path, method: 'POST', headers, body, headersTimeout: 0, bodyTimeout: 0 },
+        new Exchange(started, options, resolve),
       );
     });
   }
+}
+
+const failure = (started: number, error: string, statusCode: number | null = null): AttemptResult => ({
+  statusCode,
+  latencyMs: Math.round(performance.now() - started),
+  error,
+  retryAfterMs: null,
+});
+
+/**
+ * One attempt's request. Its methods are undici's callbacks, so a send allocates this object rather
+ * than a closure per callback; it settles once, on the answer, an error or the timeout, whichever
+ * comes first.
+ */
+class Exchange {
+  private settled = false;
+  private abort: ((err?: Error) => void) | undefined;
+  private status = 0;
+  private location: string | undefined;
+  private retryAfter: string | undefined;
+  private read = 0;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly started: number,
+    private readonly options: PostOptions,
+    private readonly resolve: (result: AttemptResult) => void,
+  ) {
+    this.timer = setTimeout(timedOut, options.timeoutMs, this);
+  }
+
+  onConnect(abort: (err?: Error) => void) {
+    this.abort = abort;
+    // Timed out while connecting: the request must not go out after its attempt was recorded.
+    if (this.settled) abort();
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[]) {
+    // 1xx answers are interim; the final one follows on the same request.
+    if (statusCode < 200) return true;
+    this.status = statusCode;
+    for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+      const name = rawHeaders[i]!.toString('latin1').toLowerCase();
+      if (name === 'retry-after') this.retryAfter = rawHeaders[i + 1]!.toString('latin1');
+      else if (name === 'location') this.location = rawHeaders[i + 1]!.toString('latin1');
+    }
+    return true;
+  }
+
+  onData(chunk: Buffer) {
+    this.read += chunk.length;
+    if (this.read <= this.options.maxResponseBytes) return true;
+    // The status is known; the rest of a huge body is not worth a connection.
+    this.answered();
+    this.abort?.();
+    return false;
+  }
+
+  onComplete() {
+    this.answered();
+  }
+
+  onError(err: Error) {
+    if (this.status) this.answered();
+    else this.finish(failure(this.started, describeError(err)));
+  }
+
+  timeout() {
+    this.finish(failure(this.started, `Timed out after ${this.options.timeoutMs} ms`));
+    this.abort?.();
+  }
+
+  private answered() {
+    const status = this.status;
+    if (status >= 300 && status < 400) {
+      const to = this.location ? ` to ${this.location}` : '';
+      return this.finish(failure(this.started, `Redirect (${status}${to}) not followed: register the final URL`, status));
+    }
+    this.finish({
+      statusCode: status,
+      latencyMs: Math.round(performance.now() - this.started),
+      error: status >= 200 && status < 300 ? null : `The receiver answered ${status}`,
+      retryAfterMs: this.retryAfter === undefined ? null : parseRetryAfter(this.retryAfter, this.options.now()),
+    });
+  }
+
+  private finish(result: AttemptResult) {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.resolve(result);
+  }
+}
+
+function timedOut(exchange: Exchange) {
+  exchange.timeout();
 }
 
 function describeError(err: NodeJS.ErrnoException): string {

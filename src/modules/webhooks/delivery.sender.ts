@@ -30,7 +30,9 @@ export class DeliverySender {
     const body = Buffer.from(
       `{"id":${JSON.stringify(delivery.event_id)},"type":${JSON.stringify(delivery.event_type)},"createdAt":"${delivery.event_created_at.toISOString()}","data":${delivery.data_text}}`,
     );
-    const headers = Object.assign({}, endpoint.headers, this.signerFor(endpoint)(delivery.event_id, Math.floor(attemptedAt.getTime() / 1000), body));
+    const signed = this.signerFor(endpoint)(delivery.event_id, Math.floor(attemptedAt.getTime() / 1000), body);
+    // The partner's own headers first, so none of them can replace a signature.
+    const headers = hasKeys(endpoint.headers) ? Object.assign({}, endpoint.headers, signed) : signed;
     return this.client.post(endpoint.url, headers, body, {
       timeoutMs: this.options.timeoutMs,
       maxResponseBytes: this.options.maxResponseBytes,
@@ -56,4 +58,9 @@ export class DeliverySender {
     }
     return signer;
   }
+}
+
+function hasKeys(o: Record<string, string>): boolean {
+  for (const _ in o) return true;
+  return false;
 }

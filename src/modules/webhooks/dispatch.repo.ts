@@ -113,7 +113,8 @@ export const dispatchRepo = {
           SELECT (SELECT count(*) FROM ev) AS events, (SELECT count(*) FROM ins) AS deliveries, (SELECT count(*) FROM moved) AS moved
         )
         -- One row for the counts even when nothing was claimed, then one per claimed delivery.
-        SELECT counts.events, counts.deliveries, mine.*
+        SELECT counts.events, counts.deliveries, mine.id, mine.endpoint_id, mine.event_id, mine.event_type, mine.event_created_at,
+               mine.attempts, mine.max_attempts, mine.data_text
         FROM counts LEFT JOIN (
           SELECT ins.id, ins.endpoint_id, ins.event_id, ev.type AS event_type, ev.created_at AS event_created_at, 0 AS attempts,
                  ${args.maxAttempts}::int AS max_attempts, ev.data::text AS data_text, ev.xid, ev.seq
