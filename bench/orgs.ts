@@ -27,9 +27,9 @@ import pg from 'pg';
 import { ensureCuratedOrganizations } from '../src/modules/organizations/index.js';
 import { systemClock } from '../src/platform/clock.js';
 import { createKysely, createPgPool } from '../src/platform/db/postgres.js';
-import { freePort } from '../src/platform/db/pg-server.js';
 import { createServices } from '../src/services.js';
 import { startTestCluster, type TestCluster } from '../test/harness/postgres.js';
+import { load, startServe, stopServe } from './serve.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const CEILING_SECONDS = Math.max(1, Math.round(SECONDS / 2));
@@ -42,10 +42,6 @@ const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..')
 const dataDir = process.env.BENCH_ORGS_DATA ?? path.resolve(root, '../shared/data/irs-eo-bmf');
 const MASTER_KEY = randomBytes(32);
 const RUN_LIMIT_MS = (2 * SECONDS + 600) * 1000;
-
-function load(opts: autocannon.Options): Promise<autocannon.Result> {
-  return new Promise((resolve, reject) => autocannon(opts, (err, res) => (err ? reject(err) : resolve(res))));
-}
 
 function cliEnv(databaseUrl: string, dir: string): NodeJS.ProcessEnv {
   return { ...process.env, DATABASE_URL: databaseUrl, ALMONER_MASTER_KEY: MASTER_KEY.toString('hex'), ALMONER_DATA_DIR: dir, ALMONER_SEED_SANDBOX: 'false', LOG_LEVEL: 'warn' };
@@ -87,35 +83,6 @@ async function createDatabase(cluster: TestCluster, name: string, dir: string): 
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'migrate'], { cwd: root, env: cliEnv(url, dir), stdio: 'ignore' });
   if ((await new Promise<number | null>((r) => child.on('exit', r))) !== 0) throw new Error(`could not migrate ${name}`);
   return url;
-}
-
-async function startServer(databaseUrl: string, dir: string): Promise<{ child: ChildProcess; base: string }> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve'], {
-    cwd: root,
-    env: { ...cliEnv(databaseUrl, dir), PORT: String(port), ALMONER_DB_POOL_SIZE: process.env.ALMONER_DB_POOL_SIZE ?? '10' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      if ((await fetch(`${base}/readyz`)).ok) return { child, base };
-    } catch {
-      /* not listening yet */
-    }
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error('server did not start');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-async function stopServer(child: ChildProcess) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
 }
 
 /** A deterministic pseudo-random sequence, so every run sends the same queries. */
@@ -179,7 +146,7 @@ async function main() {
       const repeated = autocompleteQueries(names.filter((_, i) => i % 97 === 0), REPEATED_QUERIES, 42);
       const distinct = autocompleteQueries(names, DISTINCT_QUERIES, 7).filter((q) => !repeated.includes(q));
 
-      server = await startServer(databaseUrl, dir);
+      server = await startServe({ ...cliEnv(databaseUrl, dir), ALMONER_DB_POOL_SIZE: process.env.ALMONER_DB_POOL_SIZE ?? '10' });
       const { base } = server;
       const headers = { 'x-partner-key': key.publicKey };
       const probe = await fetch(`${base}/v1/partner/organizations?q=red%20cros`, { headers });
@@ -219,7 +186,7 @@ async function main() {
       process.stdout.write(`${lines.join('\n')}\n`);
       if (searchedRepeated.non2xx + searchedRepeated.errors + searchedDistinct.non2xx + searchedDistinct.errors > 0) process.exitCode = 1;
     } finally {
-      if (server) await stopServer(server.child);
+      if (server) await stopServe(server.child);
       await db.destroy();
     }
   } finally {

@@ -17,7 +17,7 @@
  * the figures are the server's as configured, so a pool that cannot serve 50 concurrent charges
  * shows here as timeouts rather than being tuned away.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -29,9 +29,9 @@ import { organizationsRepo } from '../src/modules/organizations/index.js';
 import { systemClock } from '../src/platform/clock.js';
 import { migrate } from '../src/platform/db/migrate.js';
 import { createKysely, createPgPool } from '../src/platform/db/postgres.js';
-import { freePort } from '../src/platform/db/pg-server.js';
 import { createServices } from '../src/services.js';
 import { startTestCluster, type TestCluster } from '../test/harness/postgres.js';
+import { load, startServe, stopServe } from './serve.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const CEILING_SECONDS = Math.max(1, Math.round(SECONDS / 2));
@@ -39,51 +39,18 @@ const CONNECTIONS = 50;
 const CHARITY_ID = 424242;
 /** Setup, three runs and teardown fit well inside this; past it everything is stopped. */
 const RUN_LIMIT_MS = (3 * SECONDS + 180) * 1000;
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const MASTER_KEY = randomBytes(32);
 
-function load(opts: autocannon.Options): Promise<autocannon.Result> {
-  return new Promise((resolve, reject) => autocannon(opts, (err, res) => (err ? reject(err) : resolve(res))));
-}
-
 async function startServer(databaseUrl: string): Promise<{ child: ChildProcess; base: string; dataDir: string }> {
-  const port = await freePort();
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'almoner-bench-payments-'));
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve'], {
-    cwd: root,
-    env: {
-      ...process.env,
-      PORT: String(port),
-      DATABASE_URL: databaseUrl,
-      ALMONER_MASTER_KEY: MASTER_KEY.toString('hex'),
-      ALMONER_DATA_DIR: dataDir,
-      ALMONER_SEED_SANDBOX: 'false',
-      ALMONER_DB_POOL_SIZE: process.env.ALMONER_DB_POOL_SIZE ?? '10',
-      // Request logging would measure the log pipe; every route runs under the same setting.
-      LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
+  const { child, base } = await startServe({
+    DATABASE_URL: databaseUrl,
+    ALMONER_MASTER_KEY: MASTER_KEY.toString('hex'),
+    ALMONER_DATA_DIR: dataDir,
+    ALMONER_SEED_SANDBOX: 'false',
+    ALMONER_DB_POOL_SIZE: process.env.ALMONER_DB_POOL_SIZE ?? '10',
   });
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      if ((await fetch(`${base}/readyz`)).ok) return { child, base, dataDir };
-    } catch {
-      /* not listening yet */
-    }
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error('server did not start');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-async function stopServer(child: ChildProcess) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
+  return { child, base, dataDir };
 }
 
 async function main() {
@@ -183,7 +150,7 @@ async function main() {
       process.stdout.write(`${lines.join('\n')}\n`);
       if (!ledger.ok || plain.non2xx + plain.errors + keyed.non2xx + keyed.errors > 0) process.exitCode = 1;
     } finally {
-      if (server) await stopServer(server.child);
+      if (server) await stopServe(server.child);
       await db.destroy();
     }
   } finally {

@@ -173,9 +173,15 @@ describe('slugs', () => {
 });
 
 describe('indexes and size', () => {
-  test('a first load (indexes rebuilt) and a small import (indexes kept) leave the same indexes, and search works', async () => {
+  test('a first load (indexes rebuilt) and a small import (indexes kept) leave the same indexes and constraints, and search works', async () => {
     const url = await createTestDatabase();
-    const indexes = () => query<{ indexdef: string }>(url, "SELECT indexdef FROM pg_indexes WHERE tablename = 'organizations' ORDER BY indexname");
+    const indexes = () =>
+      query<{ def: string }>(
+        url,
+        `SELECT indexdef AS def FROM pg_indexes WHERE tablename = 'organizations'
+         UNION ALL SELECT conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'organizations'::regclass
+         ORDER BY 1`,
+      );
     const initial = await indexes();
     // 6,000 rows: three COPY batches and several read chunks.
     const many = Array.from({ length: 6000 }, (_, i) => org(String(910000000 + i), `GENERATED CHARITY NUMBER ${i}`, { state: i % 2 ? 'KS' : 'NE' }));
