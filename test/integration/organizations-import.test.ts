@@ -93,6 +93,13 @@ describe('malformed input', () => {
   });
 });
 
+test('names with quotes, commas, backslashes and tabs arrive as written', async () => {
+  const name = 'BACK\\SLASH "QUOTED", TAB\tFUND';
+  await importFiles([await writeFileIn(dir, 'eo_odd.csv', bmfCsv([org('900000110', name)]))]);
+  const [row] = await query<{ name: string }>(ctx.databaseUrl, "SELECT name FROM organizations WHERE ein = '900000110'");
+  assert.equal(row!.name, 'BACK\\SLASH "QUOTED", TAB FUND', 'stored as written, the tab read as a space like any run of whitespace');
+});
+
 describe('re-import', () => {
   test('updates changed rows by EIN, leaves the rest, never duplicates, keeps slugs', async () => {
     const rows = [org('900000201', 'FIRST NAME', { city: 'TOPEKA' }), org('900000202', 'STAYS THE SAME'), org('900000203', 'CLOSES')];
