@@ -78,6 +78,9 @@ describe('GET /v1/partner/organizations/:slug', () => {
       },
     );
     assert.ok(res.headers['access-control-allow-origin']);
+    assert.equal(res.headers['cache-control'], 'private, max-age=60');
+    assert.equal((await widget('/v1/partner/organizations?q=red')).headers['cache-control'], 'private, max-age=60');
+    assert.equal((await widget('/v1/partner/organizations/no-such-charity')).headers['cache-control'], undefined, 'a 404 is not cached');
   });
 
   test('the id is the Payments charityId of the same row', async () => {

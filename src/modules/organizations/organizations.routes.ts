@@ -5,6 +5,11 @@ import { Organization, OrganizationParams, OrganizationSearchQuery, Organization
 import type { OrganizationsService } from './organizations.service.js';
 
 const TAG = ['Widget'];
+/**
+ * The donor's browser may reuse an answer for a minute (backspacing in the search box), as the
+ * server does; `private` keeps shared caches from serving one partner's answer to another's page.
+ */
+const BROWSER_CACHE = 'private, max-age=60';
 
 /** Contract A8.3: widget routes, callable from browsers with the publishable key (or signed). */
 export const organizationsRoutes: FastifyPluginAsyncTypebox<{ organizations: OrganizationsService }> = async (app, { organizations }) => {
@@ -20,7 +25,10 @@ export const organizationsRoutes: FastifyPluginAsyncTypebox<{ organizations: Org
       querystring: OrganizationSearchQuery,
       response: { 200: OrganizationSearchResult },
     }),
-    async (request) => organizations.search(request.query),
+    async (request, reply) => {
+      reply.header('Cache-Control', BROWSER_CACHE);
+      return organizations.search(request.query);
+    },
   );
 
   app.get(
@@ -31,6 +39,10 @@ export const organizationsRoutes: FastifyPluginAsyncTypebox<{ organizations: Org
       params: OrganizationParams,
       response: { 200: Organization, 404: Type.Ref('Error') },
     }),
-    async (request) => organizations.getBySlug(request.params.slug),
+    async (request, reply) => {
+      const organization = await organizations.getBySlug(request.params.slug);
+      reply.header('Cache-Control', BROWSER_CACHE);
+      return organization;
+    },
   );
 };
