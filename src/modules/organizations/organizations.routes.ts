@@ -7,7 +7,7 @@ import type { OrganizationsService } from './organizations.service.js';
 const TAG = ['Widget'];
 /**
  * The donor's browser may reuse an answer for a minute (backspacing in the search box), as the
- * server does; `private` keeps shared caches from serving one partner's answer to another's page.
+ * server does. `private`: answering needs a partner's key, which a shared cache would not check.
  */
 const BROWSER_CACHE = 'private, max-age=60';
 
