@@ -30,6 +30,7 @@ import { RefundsService } from './modules/payments/refunds.js';
 import { DonationRewards } from './modules/payments/donation-rewards.js';
 import { SubscriptionBilling } from './modules/payments/subscriptions.billing.js';
 import { SubscriptionsService } from './modules/payments/subscriptions.service.js';
+import { StripeSubscriptions } from './modules/payments/subscriptions.stripe.js';
 import { CustomersService } from './modules/payments/customers.service.js';
 import { PaymentMethodsService } from './modules/payments/payment-methods.service.js';
 import { PaymentsTokens } from './modules/payments/payments.tokens.js';
@@ -110,8 +111,9 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
   const paymentIntents = new PaymentIntentsService(db, processors, customers, destinations, charges, paymentsAccounts, partnerClock);
   const subscriptionBilling = new SubscriptionBilling(db, charges, paymentsAccounts, clock);
   const refunds = new RefundsService(db, paymentsAccounts, partnerClock, donationRewards, processors);
-  const stripeWebhooks = new StripeWebhooksService(db, processors, charges, refunds, paymentsAccounts, partnerClock, clock, options.stripe?.webhookSecrets ?? []);
-  const subscriptions = new SubscriptionsService(db, customers, destinations, charges, subscriptionBilling, partnerClock);
+  const stripeSubscriptions = new StripeSubscriptions(db, processors, customers, destinations, charges, partnerClock, clock);
+  const stripeWebhooks = new StripeWebhooksService(db, processors, charges, stripeSubscriptions, refunds, paymentsAccounts, partnerClock, clock, options.stripe?.webhookSecrets ?? []);
+  const subscriptions = new SubscriptionsService(db, customers, destinations, charges, subscriptionBilling, partnerClock, stripeSubscriptions);
   const checkout = new CheckoutService(db, customers, catalog, destinations, charges, paymentIntents, paymentsAccounts, partnerClock,
     new CheckoutSubscriptionStarter(db, processors, subscriptions, partnerClock), processors);
   const donations = new DonationsService(db, checkout, customers, paymentsAccounts, new DonationRewarder(db, actions, reversals, partnerClock), partnerClock, clock, {
@@ -160,6 +162,7 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
     refunds,
     donationRewards,
     subscriptions,
+    stripeSubscriptions,
     checkout,
     stripeWebhooks,
     donations,

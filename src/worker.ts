@@ -28,6 +28,8 @@ export function startBackgroundWork(
     while ((await services.charges.settleDue()) > 0);
     // Stripe charges whose answer was never recorded (a crash, a failed commit): Stripe is asked again.
     while ((await services.charges.reconcileProcessing()) > 0);
+    // Stripe subscriptions whose creation was never recorded: Stripe is asked again under the same key.
+    while ((await services.stripeSubscriptions.reconcile()) > 0);
     await services.subscriptionBilling.billDue();
     while ((await services.donationRewards.runPending()) > 0);
     await services.donations.sweep();

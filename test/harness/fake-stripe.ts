@@ -52,7 +52,8 @@ export class FakeStripe {
   readonly paymentIntents = new Map<string, Record<string, unknown>>();
   private readonly overrides: { method: string; path: RegExp; respond: Responder }[] = [];
   private readonly replays = new Map<string, { status: number; body: unknown }>();
-  private readonly subscriptions = new Map<string, Record<string, unknown>>();
+  /** Subscriptions this server created (a replay creates none), by id. */
+  readonly subscriptions = new Map<string, Record<string, unknown>>();
   /** Objects retrieve calls answer with (GET /v1/payment_intents/:id and the like), by id. */
   readonly objects = new Map<string, Record<string, unknown>>();
   private server!: Server;
@@ -197,7 +198,14 @@ export class FakeStripe {
     if (r.method === 'POST' && path === '/v1/subscriptions') return ok(this.subscription(id('sub'), p));
     if (r.method === 'POST' && (m = /^\/v1\/subscriptions\/([^/]+)$/.exec(path))) return ok(this.subscription(m[1]!, p));
     if (r.method === 'DELETE' && (m = /^\/v1\/subscriptions\/([^/]+)$/.exec(path))) {
-      return ok({ ...this.subscription(m[1]!, {}), status: 'canceled', ended_at: now() });
+      const canceled = { ...this.subscription(m[1]!, {}), status: 'canceled', ended_at: now() };
+      this.subscriptions.set(m[1]!, canceled);
+      return ok(canceled);
+    }
+    if (r.method === 'GET' && path === '/v1/subscriptions/search') {
+      const q = /^metadata\['([^']+)'\]:'([^']*)'$/.exec(p.query ?? '');
+      const data = q ? [...this.subscriptions.values()].filter((sub) => (sub.metadata as Record<string, string>)[q[1]!] === q[2]) : [];
+      return ok({ object: 'search_result', data, has_more: false, next_page: null, url: '/v1/subscriptions/search' });
     }
     if (r.method === 'GET' && (m = /^\/v1\/payment_methods\/([^/]+)$/.exec(path))) {
       return ok(this.objects.get(m[1]!) ?? { id: m[1], object: 'payment_method', type: 'card', card: { brand: 'visa', last4: '4242', exp_month: 12, exp_year: 2034 }, billing_details: { name: 'Jenny Rosen', email: null } });
@@ -210,28 +218,48 @@ export class FakeStripe {
     return stripeError(404, { type: 'invalid_request_error', message: `Unrecognized request URL (${r.method}: ${path}).` });
   }
 
-  /** A subscription carrying the settings the requests so far gave it. */
+  /**
+   * A subscription carrying the settings the requests so far gave it: items by price or inline
+   * price_data (with their metadata), deletions by item id, pause, cancellation, default method.
+   */
   private subscription(subId: string, p: Record<string, string>): Record<string, unknown> {
-    const prev = this.subscriptions.get(subId) ?? { pause_collection: null, cancel_at: null, cancel_at_period_end: false, items: [] as unknown[] };
     const start = now();
-    const items = Object.keys(p).some((k) => k.startsWith('items['))
-      ? [...new Set(Object.keys(p).filter((k) => /^items\[\d+\]\[price\]$/.test(k)).map((k) => p[k]!))].map((price) => ({
-          id: id('si'),
-          object: 'subscription_item',
-          price: { id: price, object: 'price' },
-          quantity: 1,
-          current_period_start: start,
-          current_period_end: start + 30 * 86_400,
-        }))
-      : (prev.items as unknown[]);
+    const prev = this.subscriptions.get(subId) ?? {
+      pause_collection: null,
+      cancel_at: null,
+      cancel_at_period_end: false,
+      items: { object: 'list', data: [] },
+      metadata: {},
+      customer: p.customer ?? null,
+      default_payment_method: null,
+      start_date: start,
+    };
+    let items = (prev.items as { data: Record<string, unknown>[] }).data;
+    const indices = [...new Set(Object.keys(p).map((k) => /^items\[(\d+)\]/.exec(k)?.[1]).filter((n): n is string => n !== undefined))];
+    for (const n of indices) {
+      const at = (k: string) => p[`items[${n}]${k}`];
+      if (at('[id]') && at('[deleted]') === 'true') {
+        items = items.filter((i) => i.id !== at('[id]'));
+        continue;
+      }
+      const inline = at('[price_data][unit_amount]') !== undefined;
+      const price = inline
+        ? { id: id('price'), object: 'price', product: at('[price_data][product]'), unit_amount: Number(at('[price_data][unit_amount]')), currency: at('[price_data][currency]'), recurring: { interval: at('[price_data][recurring][interval]') } }
+        : { id: at('[price]'), object: 'price', product: id('prod'), unit_amount: null };
+      items = [
+        ...items,
+        { id: id('si'), object: 'subscription_item', price, quantity: Number(at('[quantity]') ?? 1), metadata: nested(p, `items[${n}][metadata]`), current_period_start: start, current_period_end: start + 30 * 86_400 },
+      ];
+    }
     const sub: Record<string, unknown> = {
       ...prev,
       id: subId,
       object: 'subscription',
       status: 'active',
-      start_date: start,
       ended_at: null,
       items: { object: 'list', data: items },
+      metadata: { ...(prev.metadata as Record<string, string>), ...nested(p, 'metadata') },
+      default_payment_method: p.default_payment_method ?? prev.default_payment_method,
     };
     if (p.cancel_at_period_end !== undefined) sub.cancel_at_period_end = p.cancel_at_period_end === 'true';
     if (p.cancel_at !== undefined) sub.cancel_at = p.cancel_at === '' ? null : Number(p.cancel_at);
@@ -239,7 +267,7 @@ export class FakeStripe {
     else if (p['pause_collection[behavior]']) {
       sub.pause_collection = { behavior: p['pause_collection[behavior]'], resumes_at: p['pause_collection[resumes_at]'] ? Number(p['pause_collection[resumes_at]']) : null };
     }
-    this.subscriptions.set(subId, { ...sub, items: items });
+    this.subscriptions.set(subId, sub);
     return sub;
   }
 }

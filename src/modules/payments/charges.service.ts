@@ -15,7 +15,7 @@ import type { ChargeBodyType } from './donation.schemas.js';
 import { chargeCurrency, toDonation, type Donation } from './donation.js';
 import { DEFAULT_FEES, rateFor, splitDonation, type FeeSchedule, type Split } from './fees.js';
 import { idempotent, requestHash, type Outcome } from './idempotency.js';
-import { chargeAccounts, chargeTransaction, type ChargeMoney } from './money-ledger.js';
+import { chargeAccounts, chargeTransaction } from './money-ledger.js';
 import type { ChargeRequest, ChargeResult } from './processor.charges.js';
 import type { Processors } from './processor.js';
 import { TEST_PAYMENT_METHOD_IDS } from './sandbox-cards.js';

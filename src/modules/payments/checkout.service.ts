@@ -84,9 +84,6 @@ export class CheckoutService {
   async create(auth: PaymentsAuth, customerId: string | null, body: CheckoutBodyType): Promise<{ id: string; url?: string }> {
     if (customerId !== null) await this.customers.row(auth, customerId);
     const mode = body.mode ?? 'payment';
-    if (auth.processor === 'stripe' && mode === 'subscription') {
-      throw new AppError('INVALID_STATE', 'Subscription checkout is not available for Stripe accounts yet; create the subscription with POST /customers/{customerId}/subscriptions');
-    }
     const currency = currencyOrThrow(body.currency);
     assertRedirectUrl(body.successURL, 'successURL');
     assertRedirectUrl(body.cancelURL, 'cancelURL');
@@ -110,6 +107,7 @@ export class CheckoutService {
     if (mode === 'subscription' && !this.subscriptions) {
       throw new AppError('INVALID_STATE', 'subscription checkout is not available yet; create the subscription with POST /customers/{customerId}/subscriptions');
     }
+    const processorKey = `checkout:${prefixedId('k', 24)}`;
     const hosted =
       auth.processor === 'stripe' && this.processors
         ? await stripeCheckoutSession(this.processors, auth, {
@@ -117,6 +115,7 @@ export class CheckoutService {
             customerId,
             currency,
             lines,
+            tipInterval: mode === 'subscription' ? (body.tipInterval ?? null) : null,
             split: split.split,
             amount,
             connectedAccountId: split.connectedAccountId,
@@ -124,7 +123,7 @@ export class CheckoutService {
             donation,
             successUrl: body.successURL,
             cancelUrl: body.cancelURL,
-            idempotencyKey: `checkout:${prefixedId('k', 24)}`,
+            idempotencyKey: processorKey,
           })
         : null;
     const id = hosted?.id ?? prefixedId(auth.environment === 'sandbox' ? 'cs_test' : 'cs_live', 32);
@@ -149,6 +148,7 @@ export class CheckoutService {
         created_at: now,
         expires_at: hosted?.expiresAt ?? new Date(now.getTime() + SESSION_TTL_MS),
         processor_url: hosted?.url ?? null,
+        processor_key: hosted && mode === 'subscription' ? processorKey : null,
       })
       .execute();
     return hosted ? { id, url: hosted.url } : { id };

@@ -46,10 +46,31 @@ export interface HostedCheckoutInput {
   description: string | null;
   statementDescriptor: string | null;
   metadata: Record<string, string>;
+  /** Subscription mode: the metadata the subscription (and so each of its invoices) carries. */
+  subscriptionMetadata?: Record<string, string>;
   idempotencyKey: string;
 }
 
 export type HostedSubscriptionStatus = 'active' | 'past_due' | 'canceled';
+
+/**
+ * An item to subscribe to: a catalogue price (the processor's id), or an amount priced inline for a
+ * product (a new one named `productName` when productId is null). Amounts here are plain numbers in
+ * minor units (at most 99,999,999) because the request is stored as JSON and sent again as is.
+ */
+export type HostedItem =
+  | { priceId: string; quantity: number }
+  | { priceId: null; unitAmount: number; productId: string | null; productName: string; quantity: number };
+
+/** One item of a subscription at the processor; `tip` marks the recurring tip's own item. */
+export interface HostedSubscriptionItem {
+  id: string;
+  priceId: string;
+  productId: string | null;
+  unitAmount: number | null;
+  quantity: number;
+  tip: boolean;
+}
 
 export interface HostedSubscription {
   id: string;
@@ -61,18 +82,20 @@ export interface HostedSubscription {
   paused: boolean;
   resumesAt: Date | null;
   endedAt: Date | null;
-  /** The processor's id of each item, by price id, so a later change can replace them. */
-  itemIds: Record<string, string>;
+  items: HostedSubscriptionItem[];
+  metadata: Record<string, string>;
 }
 
 export interface HostedSubscriptionInput {
   customerId: string;
-  items: { priceId: string; quantity: number }[];
+  items: HostedItem[];
   paymentMethodId: string;
   currency: string;
   interval: Interval;
-  recurringTip: bigint;
-  oneTimeTip: bigint;
+  /** Every period, as an item of its own. */
+  recurringTip: number;
+  /** On the first invoice only. */
+  oneTimeTip: number;
   connectedAccountId: string | null;
   cutBps: number;
   description: string | null;
@@ -81,8 +104,15 @@ export interface HostedSubscriptionInput {
 }
 
 export interface HostedSubscriptionChange {
-  /** Replaces every item; `replacing` are the processor's ids of the current ones. */
-  items?: { set: { priceId: string; quantity: number }[]; replacing: string[] };
+  /** Replaces the donation items; `replacing` are the processor's ids of the current ones. */
+  items?: { set: HostedItem[]; replacing: string[] };
+  /** Replaces the recurring tip's item (amount 0: no tip item any more). */
+  tip?: { amount: number; replacing: string | null };
+  /** Added to the next invoice once. */
+  oneTimeTip?: number;
+  /** Needed with items or a tip priced inline. */
+  currency?: string;
+  interval?: Interval;
   prorationBehavior?: 'none' | 'always_invoice' | 'create_proration';
   billingCycleAnchorNow?: boolean;
   cancelAtPeriodEnd?: boolean;
@@ -120,8 +150,15 @@ export interface HostedOps {
   createPrice(input: { productId: string | null; productName?: string; currency: string; unitAmount: bigint; interval: Interval | null }): Promise<{ id: string; productId: string }>;
   createPaymentIntent(input: HostedPaymentIntentInput): Promise<{ id: string; clientSecret: string }>;
   createCheckoutSession(input: HostedCheckoutInput): Promise<{ id: string; url: string; expiresAt: Date }>;
+  /**
+   * Creates the subscription and pays its first invoice at once. A decline throws ChargeNotSent
+   * around a CARD_DECLINED error: nothing was created.
+   */
   createSubscription(input: HostedSubscriptionInput): Promise<HostedSubscription>;
-  updateSubscription(id: string, change: HostedSubscriptionChange, idempotencyKey?: string): Promise<HostedSubscription>;
+  /** The subscription carrying this value under this metadata key, if any (for requests older than the idempotency window). */
+  findSubscription(metadataKey: string, value: string): Promise<HostedSubscription | null>;
+  /** A change that charges (items, tip, a new cycle) and is declined throws CARD_DECLINED and changes nothing. */
+  updateSubscription(id: string, change: HostedSubscriptionChange, idempotencyKey: string): Promise<HostedSubscription>;
   cancelSubscription(id: string): Promise<HostedSubscription>;
   refund(paymentRef: string, amount: bigint, idempotencyKey: string): Promise<{ id: string }>;
 }

@@ -1,17 +1,19 @@
-import type Stripe from 'stripe';
+import Stripe from 'stripe';
 import { AppError } from '../../platform/errors.js';
 import type {
   HostedCheckoutInput,
   HostedOps,
   HostedPayment,
   HostedPaymentMethod,
+  HostedItem,
   HostedPaymentIntentInput,
   HostedSubscription,
   HostedSubscriptionChange,
   HostedSubscriptionInput,
   HostedSubscriptionStatus,
 } from './processor.hosted.js';
-import { stripeCall } from './processor.stripe.map.js';
+import { ChargeNotSent } from './processor.charges.js';
+import { idOf, processorError, stripeCall } from './processor.stripe.map.js';
 import type { Interval } from '../../platform/db/schema.payments.js';
 
 const seconds = (d: Date) => Math.floor(d.getTime() / 1000);
@@ -23,6 +25,9 @@ function subscriptionStatus(status: Stripe.Subscription.Status): HostedSubscript
   if (status === 'past_due' || status === 'unpaid' || status === 'incomplete') return 'past_due';
   return 'active';
 }
+
+/** The metadata key that marks the recurring tip's own subscription item. */
+const ITEM_ROLE_KEY = 'almoner_item';
 
 /** A Stripe subscription in our terms. Billing periods live on the items in current API versions. */
 export function toHostedSubscription(sub: Stripe.Subscription): HostedSubscription {
@@ -40,8 +45,24 @@ export function toHostedSubscription(sub: Stripe.Subscription): HostedSubscripti
     paused: sub.pause_collection !== null && sub.pause_collection !== undefined,
     resumesAt: sub.pause_collection?.resumes_at ? date(sub.pause_collection.resumes_at) : null,
     endedAt: sub.ended_at ? date(sub.ended_at) : null,
-    itemIds: Object.fromEntries(items.map((i) => [typeof i.price === 'string' ? i.price : i.price.id, i.id])),
+    items: items.map((i) => {
+      const price = typeof i.price === 'string' ? null : i.price;
+      return {
+        id: i.id,
+        priceId: typeof i.price === 'string' ? i.price : i.price.id,
+        productId: price ? idOf(price.product as string | { id: string } | null) : null,
+        unitAmount: price?.unit_amount ?? null,
+        quantity: i.quantity ?? 1,
+        tip: i.metadata?.[ITEM_ROLE_KEY] === 'tip',
+      };
+    }),
+    metadata: { ...(sub.metadata ?? {}) },
   };
+}
+
+/** A decline of a subscription's payment: nothing was created or changed (error_if_incomplete). */
+function declinedSubscription(err: Stripe.errors.StripeCardError): AppError {
+  return new AppError('CARD_DECLINED', err.message || 'Your card was declined.', { extra: { declineCode: err.decline_code || err.code || 'card_declined', chargeId: null } });
 }
 
 /** A Stripe PaymentMethod, or a bank account source (ba_), in our terms; other kinds are not ours to save. */
@@ -162,7 +183,7 @@ export class StripeHosted implements HostedOps {
         : {
             subscription_data: {
               ...(input.description ? { description: input.description } : {}),
-              ...(Object.keys(input.metadata).length > 0 ? { metadata: input.metadata } : {}),
+              ...(Object.keys(input.subscriptionMetadata ?? input.metadata).length > 0 ? { metadata: input.subscriptionMetadata ?? input.metadata } : {}),
               ...(connected ? { transfer_data: { destination: connected }, application_fee_percent: input.cutBps / 100 } : {}),
             },
           }),
@@ -174,38 +195,68 @@ export class StripeHosted implements HostedOps {
 
   /**
    * Bills the first period at once with the saved method; a decline fails the call
-   * (error_if_incomplete) so nothing is created. Tips need a product of their own at Stripe.
+   * (error_if_incomplete) so nothing is created. Tips need a product of their own at Stripe, and
+   * an amount priced inline a product too: each is created under a key derived from the
+   * subscription's, so a retry of the whole creation finds the same products and sends the very
+   * same parameters.
    */
   async createSubscription(input: HostedSubscriptionInput) {
-    const s = await stripeCall(this.stripe);
+    const s = await stripeCall(this.stripe).catch((err: Error) => {
+      throw new ChargeNotSent(err);
+    });
     const currency = input.currency.toLowerCase();
-    const tipProduct = input.recurringTip > 0n || input.oneTimeTip > 0n ? (await stripeCall(() => s.products.create({ name: 'Tip' }))).id : null;
-    const params: Stripe.SubscriptionCreateParams = {
-      customer: input.customerId,
-      items: [
-        ...input.items.map((i) => ({ price: i.priceId, quantity: i.quantity })),
-        ...(input.recurringTip > 0n
-          ? [{ price_data: { currency, product: tipProduct!, unit_amount: Number(input.recurringTip), recurring: { interval: input.interval } }, quantity: 1 }]
-          : []),
-      ],
-      ...(input.oneTimeTip > 0n ? { add_invoice_items: [{ price_data: { currency, product: tipProduct!, unit_amount: Number(input.oneTimeTip) }, quantity: 1 }] } : {}),
-      ...methodDefault(input.paymentMethodId),
-      off_session: true,
-      payment_behavior: 'error_if_incomplete',
-      ...(input.connectedAccountId ? { transfer_data: { destination: input.connectedAccountId }, application_fee_percent: input.cutBps / 100 } : {}),
-      ...(input.description ? { description: input.description } : {}),
-      ...(Object.keys(input.metadata).length > 0 ? { metadata: input.metadata } : {}),
-    };
-    return toHostedSubscription(await stripeCall(() => s.subscriptions.create(params, { idempotencyKey: input.idempotencyKey })));
+    const key = input.idempotencyKey;
+    try {
+      const tipProduct = input.recurringTip > 0 || input.oneTimeTip > 0 ? await this.product(s, 'Tip', `${key}:product:tip`) : null;
+      const params: Stripe.SubscriptionCreateParams = {
+        customer: input.customerId,
+        items: [
+          ...(await this.items(s, input.items, currency, input.interval, key)),
+          ...(input.recurringTip > 0 ? [this.tipItem(currency, tipProduct!, input.recurringTip, input.interval)] : []),
+        ],
+        ...(input.oneTimeTip > 0 ? { add_invoice_items: [{ price_data: { currency, product: tipProduct!, unit_amount: input.oneTimeTip }, quantity: 1 }] } : {}),
+        ...methodDefault(input.paymentMethodId),
+        off_session: true,
+        payment_behavior: 'error_if_incomplete',
+        proration_behavior: 'none',
+        ...(input.connectedAccountId ? { transfer_data: { destination: input.connectedAccountId }, application_fee_percent: input.cutBps / 100 } : {}),
+        ...(input.description ? { description: input.description } : {}),
+        ...(Object.keys(input.metadata).length > 0 ? { metadata: input.metadata } : {}),
+      };
+      return toHostedSubscription(await s.subscriptions.create(params, { idempotencyKey: key }));
+    } catch (err) {
+      if (err instanceof Stripe.errors.StripeCardError) throw new ChargeNotSent(declinedSubscription(err));
+      if (err instanceof Stripe.errors.StripeInvalidRequestError || err instanceof Stripe.errors.StripeAuthenticationError || err instanceof Stripe.errors.StripePermissionError) {
+        throw new ChargeNotSent(processorError(err));
+      }
+      throw processorError(err);
+    }
   }
 
-  async updateSubscription(id: string, change: HostedSubscriptionChange, idempotencyKey?: string) {
+  async findSubscription(metadataKey: string, value: string) {
     const s = await stripeCall(this.stripe);
+    const found = await stripeCall(() => s.subscriptions.search({ query: `metadata['${metadataKey}']:'${value}'`, limit: 1 }));
+    return found.data[0] ? toHostedSubscription(found.data[0]) : null;
+  }
+
+  async updateSubscription(id: string, change: HostedSubscriptionChange, idempotencyKey: string) {
+    const s = await stripeCall(this.stripe);
+    const currency = change.currency?.toLowerCase() ?? 'usd';
+    const interval = change.interval ?? 'month';
+    const tipProduct = change.tip?.amount || change.oneTimeTip ? await stripeCall(() => this.product(s, 'Tip', `${idempotencyKey}:product:tip`)) : null;
+    const items: Stripe.SubscriptionUpdateParams.Item[] = [
+      ...(change.items ? change.items.replacing.map((itemId) => ({ id: itemId, deleted: true })) : []),
+      ...(change.items ? await stripeCall(() => this.items(s, change.items!.set, currency, interval, idempotencyKey)) : []),
+      ...(change.tip?.replacing ? [{ id: change.tip.replacing, deleted: true }] : []),
+      ...(change.tip?.amount ? [this.tipItem(currency, tipProduct!, change.tip.amount, interval)] : []),
+    ];
+    // A change that is paid for now must be paid, or not be made.
+    const charges = items.length > 0 || change.billingCycleAnchorNow || change.oneTimeTip;
     const params: Stripe.SubscriptionUpdateParams = {
-      ...(change.items
-        ? { items: [...change.items.replacing.map((itemId) => ({ id: itemId, deleted: true })), ...change.items.set.map((i) => ({ price: i.priceId, quantity: i.quantity }))] }
-        : {}),
+      ...(items.length > 0 ? { items } : {}),
+      ...(change.oneTimeTip ? { add_invoice_items: [{ price_data: { currency, product: tipProduct!, unit_amount: change.oneTimeTip }, quantity: 1 }] } : {}),
       ...(change.prorationBehavior ? { proration_behavior: change.prorationBehavior } : {}),
+      ...(charges ? { payment_behavior: 'error_if_incomplete' as const } : {}),
       ...(change.billingCycleAnchorNow ? { billing_cycle_anchor: { type: 'now' } } : {}),
       ...(change.cancelAtPeriodEnd !== undefined ? { cancel_at_period_end: change.cancelAtPeriodEnd } : {}),
       // Stripe clears a setting given as an empty string.
@@ -217,7 +268,34 @@ export class StripeHosted implements HostedOps {
       ...(change.description !== undefined ? { description: change.description ?? '' } : {}),
       ...(change.metadata ? { metadata: change.metadata } : {}),
     };
-    return toHostedSubscription(await stripeCall(() => s.subscriptions.update(id, params, idempotencyKey ? { idempotencyKey } : {})));
+    try {
+      return toHostedSubscription(await s.subscriptions.update(id, params, { idempotencyKey }));
+    } catch (err) {
+      if (err instanceof Stripe.errors.StripeCardError) throw declinedSubscription(err);
+      throw processorError(err);
+    }
+  }
+
+  /** Subscription items as Stripe takes them: a price, or an amount priced inline for a product. */
+  private async items(s: Stripe, items: HostedItem[], currency: string, interval: Interval, key: string) {
+    const out: Stripe.SubscriptionCreateParams.Item[] = [];
+    for (const [n, item] of items.entries()) {
+      if (item.priceId !== null) {
+        out.push({ price: item.priceId, quantity: item.quantity });
+        continue;
+      }
+      const product = item.productId ?? (await this.product(s, item.productName, `${key}:product:${n}`));
+      out.push({ price_data: { currency, product, unit_amount: item.unitAmount, recurring: { interval } }, quantity: item.quantity });
+    }
+    return out;
+  }
+
+  private tipItem(currency: string, product: string, amount: number, interval: Interval) {
+    return { price_data: { currency, product, unit_amount: amount, recurring: { interval } }, quantity: 1, metadata: { [ITEM_ROLE_KEY]: 'tip' } };
+  }
+
+  private async product(s: Stripe, name: string, idempotencyKey: string): Promise<string> {
+    return (await s.products.create({ name }, { idempotencyKey })).id;
   }
 
   async cancelSubscription(id: string) {

@@ -15,8 +15,20 @@ export type ProcessorEvent =
   | { kind: 'payment_failed'; paymentRef: string; code: string; message: string; chargeId: string | null }
   | { kind: 'payment_refunded'; paymentRef: string; amountRefunded: bigint }
   | { kind: 'checkout_completed'; sessionId: string; paymentRef: string | null; subscriptionId: string | null; paid: boolean }
-  | { kind: 'invoice_paid'; invoiceId: string; subscriptionId: string; paymentRef: string | null; amountPaid: bigint; periodStart: Date; periodEnd: Date }
-  | { kind: 'invoice_failed'; invoiceId: string; subscriptionId: string; amountDue: bigint; periodStart: Date; periodEnd: Date }
+  | {
+      kind: 'invoice_paid';
+      invoiceId: string;
+      subscriptionId: string;
+      /** The subscription's metadata when the invoice was made: names our row before it knows Stripe's id. */
+      metadata: Record<string, string>;
+      paymentRef: string | null;
+      amountPaid: bigint;
+      periodStart: Date;
+      periodEnd: Date;
+      /** The period the subscription's lines pay for (a renewal pays the one that starts). */
+      servicePeriod: { start: Date; end: Date } | null;
+    }
+  | { kind: 'invoice_failed'; invoiceId: string; subscriptionId: string; metadata: Record<string, string>; amountDue: bigint; periodStart: Date; periodEnd: Date }
   | { kind: 'subscription_changed'; subscription: HostedSubscription }
   | { kind: 'setup_succeeded'; setupIntentId: string; customerId: string | null; paymentMethodId: string }
   | { kind: 'unhandled' };
@@ -56,6 +68,20 @@ const date = (s: number) => new Date(s * 1000);
 function invoiceSubscription(invoice: Stripe.Invoice): string | null {
   const legacy = invoice as unknown as { subscription?: string | { id: string } | null };
   return idOf(invoice.parent?.subscription_details?.subscription ?? legacy.subscription ?? null);
+}
+
+/** The billed subscription's metadata: under parent.subscription_details now, subscription_details before 2025. */
+function invoiceSubscriptionMetadata(invoice: Stripe.Invoice): Record<string, string> {
+  const legacy = invoice as unknown as { subscription_details?: { metadata?: Record<string, string> | null } | null };
+  return { ...(invoice.parent?.subscription_details?.metadata ?? legacy.subscription_details?.metadata ?? {}) };
+}
+
+/** The latest period the invoice's subscription lines cover. */
+function servicePeriod(invoice: Stripe.Invoice): { start: Date; end: Date } | null {
+  const periods = (invoice.lines?.data ?? []).map((l) => l.period).filter((p): p is Stripe.InvoiceLineItem.Period => !!p && p.end > p.start);
+  if (periods.length === 0) return null;
+  const latest = periods.reduce((a, b) => (b.end > a.end ? b : a));
+  return { start: date(latest.start), end: date(latest.end) };
 }
 
 /** The PaymentIntent that paid an invoice: in its payments list now, at the top level before 2025. */
@@ -108,9 +134,13 @@ export function toProcessorEvent(e: Stripe.Event): ReceivedEvent {
       const subscriptionId = invoiceSubscription(invoice);
       if (!subscriptionId || !invoice.id) return { ...base, event: { kind: 'unhandled' } };
       const period = { periodStart: date(invoice.period_start), periodEnd: date(invoice.period_end) };
+      const metadata = invoiceSubscriptionMetadata(invoice);
       return e.type === 'invoice.paid'
-        ? { ...base, event: { kind: 'invoice_paid', invoiceId: invoice.id, subscriptionId, paymentRef: invoicePayment(invoice), amountPaid: BigInt(invoice.amount_paid), ...period } }
-        : { ...base, event: { kind: 'invoice_failed', invoiceId: invoice.id, subscriptionId, amountDue: BigInt(invoice.amount_due), ...period } };
+        ? {
+            ...base,
+            event: { kind: 'invoice_paid', invoiceId: invoice.id, subscriptionId, metadata, paymentRef: invoicePayment(invoice), amountPaid: BigInt(invoice.amount_paid), ...period, servicePeriod: servicePeriod(invoice) },
+          }
+        : { ...base, event: { kind: 'invoice_failed', invoiceId: invoice.id, subscriptionId, metadata, amountDue: BigInt(invoice.amount_due), ...period } };
     }
     case 'customer.subscription.updated':
     case 'customer.subscription.deleted':

@@ -1,6 +1,14 @@
-import type { Transaction } from 'kysely';
+import type { Selectable, Transaction } from 'kysely';
 import { prefixedId } from '../../platform/crypto/ids.js';
 import type { Database } from '../../platform/db/schema.js';
+import type { CheckoutSessionsTable } from '../../platform/db/schema.payments.js';
+import { AppError } from '../../platform/errors.js';
+import type { PaymentsAuth } from '../../platform/http/auth.js';
+import { CHECKOUT_REFERENCE_KEY } from './checkout.stripe.js';
+import type { HostedSubscription } from './processor.hosted.js';
+import { subscriptionsRepo } from './subscriptions.repo.js';
+import { SUBSCRIPTION_ID_KEY } from './subscriptions.stripe.js';
+import { mirrorOf, withStripePrices } from './subscriptions.stripe.items.js';
 import { chargeCurrency, toDonation, type Donation, type DonationInput } from './donation.js';
 import type { ProcessorEvent } from './processor.stripe.events.js';
 import { STRIPE_ACH_DAYS } from './processor.stripe.map.js';
@@ -19,7 +27,10 @@ const applied = (accountId: string): Effect => ({ outcome: 'applied', accountId 
 export class StripeBillingEvents {
   constructor(private readonly hooks: StripeWebhooksService) {}
 
-  /** Payment mode: the payment made on Stripe's page becomes the session's charge. */
+  /**
+   * Payment mode: the payment made on Stripe's page becomes the session's charge. Subscription mode:
+   * the subscription Stripe created becomes ours (its invoices record the payments).
+   */
   async checkoutCompleted(trx: Trx, e: Of<'checkout_completed'>, livemode: boolean): Promise<Effect> {
     const session = await trx.selectFrom('checkout_sessions').selectAll().where('id', '=', e.sessionId).forUpdate().executeTakeFirst();
     if (!session) return unmatched;
@@ -27,6 +38,7 @@ export class StripeBillingEvents {
     if (!who) return unmatched;
     if (session.status === 'complete') return applied(session.account_id);
     const { auth, now } = who;
+    if (session.mode === 'subscription' && e.subscriptionId) await this.fromCheckout(trx, auth, session, e.subscriptionId, now);
     if (session.mode === 'payment' && e.paymentRef) {
       const known = await trx.selectFrom('charges').select('id').where('processor_ref', '=', e.paymentRef).executeTakeFirst();
       if (!known) {
@@ -54,21 +66,86 @@ export class StripeBillingEvents {
     return applied(session.account_id);
   }
 
-  /** One paid period: a charge of what Stripe collected, recorded once per invoice. */
-  async invoicePaid(trx: Trx, e: Of<'invoice_paid'>, livemode: boolean): Promise<Effect> {
-    const sub = await trx.selectFrom('subscriptions').selectAll().where('id', '=', e.subscriptionId).forUpdate().executeTakeFirst();
-    if (!sub) return unmatched;
+  /**
+   * Our subscription for a Stripe subscription, locked: by Stripe's id, or (for events that arrive
+   * before our row knows that id) by the metadata Stripe carries: our subscription id for one created
+   * through the API, our checkout reference for one created by a Checkout Session.
+   */
+  private async subscription(trx: Trx, stripeId: string, metadata: Record<string, string>, livemode: boolean, known?: HostedSubscription) {
+    let sub = await subscriptionsRepo.byProcessorRef(trx, stripeId);
+    if (!sub && metadata[SUBSCRIPTION_ID_KEY]) {
+      const ours = await subscriptionsRepo.lockForUpdate(trx, metadata[SUBSCRIPTION_ID_KEY]);
+      const who = ours && ours.processor_ref === null ? await this.hooks.authFor(trx, ours.account_id, livemode) : null;
+      if (ours && who) {
+        const h = known ?? (await this.hooks.processors.hosted(who.auth, trx).retrieveSubscription(stripeId));
+        sub = await this.hooks.subscriptions.link(trx, ours.id, h, false);
+      }
+    }
+    if (!sub && metadata[CHECKOUT_REFERENCE_KEY]) {
+      const session = await trx.selectFrom('checkout_sessions').selectAll().where('processor_key', '=', metadata[CHECKOUT_REFERENCE_KEY]).forUpdate().executeTakeFirst();
+      const who = session?.mode === 'subscription' ? await this.hooks.authFor(trx, session.account_id, livemode) : null;
+      if (session && who) sub = await this.fromCheckout(trx, who.auth, session, stripeId, who.now);
+    }
+    if (!sub) return null;
     const who = await this.hooks.authFor(trx, sub.account_id, livemode);
-    if (!who) return unmatched;
-    const seen = await trx.selectFrom('subscription_invoices').select('id').where('processor_ref', '=', e.invoiceId).executeTakeFirst();
-    if (seen) return applied(sub.account_id);
-    const { auth, now } = who;
+    return who ? { sub, ...who } : null;
+  }
+
+  /**
+   * Subscription mode: the subscription Stripe Checkout created becomes ours, with what the session
+   * sold (lines, tip, donation) and the method the donor paid with, saved to the customer.
+   */
+  private async fromCheckout(trx: Trx, auth: PaymentsAuth, session: Selectable<CheckoutSessionsTable>, stripeId: string, now: Date) {
+    const existing = await subscriptionsRepo.byProcessorRef(trx, stripeId);
+    if (existing) return existing;
+    const h = await this.hooks.processors.hosted(auth, trx).retrieveSubscription(stripeId);
+    const customer = session.customer_id ? await trx.selectFrom('payment_customers').select('default_payment_method_id').where('id', '=', session.customer_id).executeTakeFirst() : undefined;
+    const pmId = h.paymentMethodId ?? customer?.default_payment_method_id ?? null;
+    if (!pmId || !session.customer_id) throw new AppError('INVALID_STATE', `Stripe subscription ${stripeId} has no default payment method or customer to record it with`);
+    const method = await this.hooks.method(trx, auth, pmId, session.customer_id, now);
+    const lines = session.line_items;
+    const interval = lines[0]!.interval!;
+    const items = withStripePrices(
+      lines.map((l) => ({ priceId: l.priceId ?? '', productId: '', unitAmount: l.unitAmount, quantity: l.quantity, currency: session.currency, interval, isCustom: l.priceId === null })),
+      h,
+    );
+    const recurringTip = session.tip_interval ? session.tip : 0n;
+    return subscriptionsRepo.insert(trx, {
+      id: prefixedId('sub', 24),
+      account_id: session.account_id,
+      customer_id: session.customer_id,
+      currency: session.currency,
+      interval,
+      items: JSON.stringify(items),
+      amount: session.amount,
+      tip: recurringTip,
+      tip_interval: recurringTip > 0n ? interval : null,
+      one_time_tip: session.tip_interval ? 0n : session.tip,
+      payment_method_id: method.id,
+      donation: JSON.stringify(toDonation(session.donation as DonationInput)),
+      start_date: now,
+      created_at: now,
+      ...mirrorOf(h, now),
+      processor_ref: h.id,
+    });
+  }
+
+  /**
+   * One paid period, recorded once per invoice exactly as a sandbox period is billed: a charge of
+   * what Stripe collected with the same split (fee, cut, tip, destination) and its ledger
+   * transaction, an invoice row, and the subscription moved to the period the invoice pays for.
+   */
+  async invoicePaid(trx: Trx, e: Of<'invoice_paid'>, livemode: boolean): Promise<Effect> {
+    const found = await this.subscription(trx, e.subscriptionId, e.metadata, livemode);
+    if (!found) return unmatched;
+    const { sub, auth, now } = found;
+    if (await subscriptionsRepo.invoiceByProcessorRef(trx, e.invoiceId)) return applied(sub.account_id);
     let chargeId: string | null = null;
+    const first = !(await subscriptionsRepo.hasPaidInvoice(trx, sub.id));
+    const wantedTip = (sub.tip_interval ? sub.tip : 0n) + (first ? sub.one_time_tip : 0n);
+    const tip = wantedTip < e.amountPaid ? wantedTip : 0n;
     if (e.amountPaid > 0n) {
       const method = await this.hooks.method(trx, auth, sub.payment_method_id, sub.customer_id, now);
-      const first = (await trx.selectFrom('subscription_invoices').select('id').where('subscription_id', '=', sub.id).where('status', '=', 'paid').executeTakeFirst()) === undefined;
-      const wantedTip = (sub.tip_interval ? sub.tip : 0n) + (first ? sub.one_time_tip : 0n);
-      const tip = wantedTip < e.amountPaid ? wantedTip : 0n;
       // Stripe charged a fixed price: covers cannot gross it up, so the split is of what was paid.
       const donation = { ...(sub.donation as unknown as Donation), customerCoveringFee: false, customerCoveringPartnerCut: false };
       const { split, connectedAccountId } = await this.hooks.charges.split(auth, method.type, e.amountPaid - tip, tip, chargeCurrency(sub.currency).digits, donation, trx);
@@ -80,51 +157,39 @@ export class StripeBillingEvents {
       );
       chargeId = (outcome.body as { chargeId: string }).chargeId;
     }
+    const period = e.servicePeriod ?? { start: e.periodStart, end: e.periodEnd };
     await trx
       .insertInto('subscription_invoices')
-      .values({ id: prefixedId('in', 20), subscription_id: sub.id, period_start: e.periodStart, period_end: e.periodEnd, amount: e.amountPaid, tip: 0n, proration: 0n, status: 'paid', charge_id: chargeId, created_at: now, processor_ref: e.invoiceId })
+      .values({ id: prefixedId('in', 20), subscription_id: sub.id, period_start: period.start, period_end: period.end, amount: e.amountPaid - tip, tip, proration: 0n, status: 'paid', charge_id: chargeId, created_at: now, processor_ref: e.invoiceId })
       .execute();
-    if (sub.status === 'past_due') await trx.updateTable('subscriptions').set({ status: 'active', updated_at: now }).where('id', '=', sub.id).execute();
+    const moves = e.servicePeriod !== null && e.servicePeriod.end > sub.current_period_end;
+    await subscriptionsRepo.update(trx, sub.id, {
+      ...(sub.status === 'past_due' || sub.status === 'incomplete' ? { status: 'active' } : {}),
+      ...(moves ? { current_period_start: e.servicePeriod!.start, current_period_end: e.servicePeriod!.end } : {}),
+      updated_at: now,
+    });
     return applied(sub.account_id);
   }
 
   async invoiceFailed(trx: Trx, e: Of<'invoice_failed'>, livemode: boolean): Promise<Effect> {
-    const sub = await trx.selectFrom('subscriptions').selectAll().where('id', '=', e.subscriptionId).forUpdate().executeTakeFirst();
-    if (!sub) return unmatched;
-    const who = await this.hooks.authFor(trx, sub.account_id, livemode);
-    if (!who) return unmatched;
+    const found = await this.subscription(trx, e.subscriptionId, e.metadata, livemode);
+    if (!found) return unmatched;
+    const { sub, now } = found;
     // Stripe retries a failed invoice; only the paid one carries the invoice id, so a later success is still recorded.
     await trx
       .insertInto('subscription_invoices')
-      .values({ id: prefixedId('in', 20), subscription_id: sub.id, period_start: e.periodStart, period_end: e.periodEnd, amount: e.amountDue, tip: 0n, proration: 0n, status: 'failed', charge_id: null, created_at: who.now })
+      .values({ id: prefixedId('in', 20), subscription_id: sub.id, period_start: e.periodStart, period_end: e.periodEnd, amount: e.amountDue, tip: 0n, proration: 0n, status: 'failed', charge_id: null, created_at: now })
       .onConflict((oc) => oc.doNothing())
       .execute();
-    if (sub.status === 'active') await trx.updateTable('subscriptions').set({ status: 'past_due', updated_at: who.now }).where('id', '=', sub.id).execute();
+    if (sub.status === 'active') await subscriptionsRepo.update(trx, sub.id, { status: 'past_due', updated_at: now });
     return applied(sub.account_id);
   }
 
   /** Stripe's view of a subscription (its period, pause, cancellation) replaces ours. */
   async subscriptionChanged(trx: Trx, e: Of<'subscription_changed'>, livemode: boolean): Promise<Effect> {
-    const sub = await trx.selectFrom('subscriptions').selectAll().where('id', '=', e.subscription.id).forUpdate().executeTakeFirst();
-    if (!sub) return unmatched;
-    const who = await this.hooks.authFor(trx, sub.account_id, livemode);
-    if (!who) return unmatched;
-    const s = e.subscription;
-    await trx
-      .updateTable('subscriptions')
-      .set({
-        status: s.status,
-        paused: s.paused,
-        resumes_at: s.resumesAt,
-        cancel_at_period_end: s.cancelAtPeriodEnd,
-        cancel_at: s.cancelAt,
-        current_period_start: s.currentPeriodStart,
-        current_period_end: s.currentPeriodEnd,
-        ended_at: s.status === 'canceled' ? (s.endedAt ?? who.now) : null,
-        updated_at: who.now,
-      })
-      .where('id', '=', sub.id)
-      .execute();
-    return applied(sub.account_id);
+    const found = await this.subscription(trx, e.subscription.id, e.subscription.metadata, livemode, e.subscription);
+    if (!found) return unmatched;
+    await subscriptionsRepo.update(trx, found.sub.id, mirrorOf(e.subscription, found.now));
+    return applied(found.sub.account_id);
   }
 }

@@ -14,6 +14,7 @@ import { toProcessorEvent, verifyStripeEvent, type ProcessorEvent, type Received
 import type { RefundsService } from './refunds.js';
 import { stripeEventsRepo } from './stripe-events.repo.js';
 import { StripeBillingEvents } from './stripe-webhooks.billing.js';
+import type { StripeSubscriptions } from './subscriptions.stripe.js';
 
 type Trx = Transaction<Database>;
 type MethodRow = Selectable<PaymentMethodsTable>;
@@ -36,6 +37,7 @@ export class StripeWebhooksService {
     private readonly db: Kysely<Database>,
     readonly processors: Processors,
     readonly charges: ChargesService,
+    readonly subscriptions: StripeSubscriptions,
     private readonly refunds: RefundsService,
     private readonly accounts: PaymentsAccountsService,
     readonly clock: PartnerClock,

@@ -13,6 +13,7 @@ import type { CustomersService } from './customers.service.js';
 import type { DestinationsService } from './destinations.js';
 import { toDonation, type Donation, type DonationInput } from './donation.js';
 import type { SubscriptionBilling, SubscriptionRow } from './subscriptions.billing.js';
+import type { StripeSubscriptions } from './subscriptions.stripe.js';
 import { addInterval, millisOrSeconds, prorate } from './subscriptions.rules.js';
 import type { CreateSubscriptionBodyType, ManageSubscriptionBodyType, SubscriptionItemType, SubscriptionType } from './subscriptions.schemas.js';
 
@@ -23,7 +24,8 @@ export function toSubscription(row: SubscriptionRow): SubscriptionType {
   const d = row.donation as unknown as Donation;
   return {
     subscriptionId: row.id,
-    // Incomplete rows (a Stripe subscription being created) are never read out through the API.
+    // Incomplete rows (a Stripe subscription being created) are not read out through the API; one that
+    // reaches here is a creation whose first payment Stripe has not confirmed yet.
     status: row.status === 'incomplete' ? 'past_due' : row.status,
     startDate: row.start_date.toISOString(),
     endDate: iso(row.ended_at),
@@ -55,7 +57,23 @@ export function toSubscription(row: SubscriptionRow): SubscriptionType {
   };
 }
 
-/** Contract B6.9: subscribe, read, manage (pause, resume, cancel, change items, proration) and cancel. */
+/** A tip with tipInterval recurs (it must match the items' interval); without it it is charged once at the start. */
+export function subscriptionTip(body: { tip?: number | undefined; tipInterval?: Interval | null | undefined; tipCurrency?: string | undefined }, currency: string, interval: Interval) {
+  const tip = BigInt(body.tip ?? 0);
+  if (body.tipCurrency !== undefined && currencyOrThrow(body.tipCurrency, '/tipCurrency') !== currency) {
+    throw invalid('/tipCurrency', `tipCurrency must be the subscription's currency, ${currency}`);
+  }
+  if (body.tipInterval && body.tipInterval !== interval) {
+    throw invalid('/tipInterval', `tipInterval must be the items' interval (${interval}), or absent for a one-time tip`);
+  }
+  return body.tipInterval ? { recurring: tip, once: 0n } : { recurring: 0n, once: tip };
+}
+
+/**
+ * Contract B6.9: subscribe, read, manage (pause, resume, cancel, change items, proration) and cancel.
+ * Sandbox subscriptions are billed here by the account's clock; Stripe accounts' subscriptions are
+ * Stripe's, which bills them (subscriptions.stripe.ts).
+ */
 export class SubscriptionsService {
   constructor(
     private readonly db: Kysely<Database>,
@@ -64,15 +82,19 @@ export class SubscriptionsService {
     private readonly charges: ChargesService,
     private readonly billing: SubscriptionBilling,
     private readonly clock: PartnerClock,
+    private readonly stripe: StripeSubscriptions | null = null,
   ) {}
+
+  /** Stripe accounts' subscriptions, or a 503 on a server without Stripe. */
+  private stripeSubscriptions(): StripeSubscriptions {
+    if (!this.stripe) throw new AppError('SERVICE_UNAVAILABLE', 'The Stripe processor is not configured on this server; use a sandbox account');
+    return this.stripe;
+  }
 
   /** Subscribes and bills the first period at once; a decline creates nothing (402). */
   async create(auth: PaymentsAuth, customerId: string, body: CreateSubscriptionBodyType): Promise<SubscriptionType> {
+    if (auth.processor === 'stripe') return this.stripeSubscriptions().create(auth, customerId, body);
     const customer = await this.customers.row(auth, customerId);
-    // Billing by our clock would never renew a Stripe subscription (Stripe bills those), so none is made here.
-    if (auth.processor === 'stripe') {
-      throw new AppError('INVALID_STATE', 'Subscriptions are not available for Stripe accounts on this server yet');
-    }
     const donation = toDonation(body as DonationInput);
     await this.destinations.assertExists(auth, donation);
     const now = await this.clock.now(auth.partnerId, auth.environment);
@@ -131,13 +153,14 @@ export class SubscriptionsService {
 
   async list(auth: PaymentsAuth, customerId?: string) {
     if (customerId) await this.customers.row(auth, customerId);
-    let q = this.db.selectFrom('subscriptions').selectAll().where('account_id', '=', auth.accountId);
+    let q = this.db.selectFrom('subscriptions').selectAll().where('account_id', '=', auth.accountId).where('status', '<>', 'incomplete');
     if (customerId) q = q.where('customer_id', '=', customerId);
     return (await q.orderBy('created_at').orderBy('id').limit(1000).execute()).map(toSubscription);
   }
 
   /** DELETE: cancels now; nothing more is billed. */
   async cancel(auth: PaymentsAuth, customerId: string, subscriptionId: string) {
+    if (auth.processor === 'stripe') return this.stripeSubscriptions().cancel(auth, customerId, subscriptionId);
     return this.db.transaction().execute(async (trx) => {
       const sub = await this.row(trx, auth, subscriptionId, customerId, true);
       if (sub.status === 'canceled') return toSubscription(sub);
@@ -150,6 +173,7 @@ export class SubscriptionsService {
 
   /** PUT/PATCH: the catch-all manage route. */
   async manage(auth: PaymentsAuth, customerId: string, subscriptionId: string, body: ManageSubscriptionBodyType) {
+    if (auth.processor === 'stripe') return this.stripeSubscriptions().manage(auth, customerId, subscriptionId, body);
     const now = await this.clock.now(auth.partnerId, auth.environment);
     return this.db.transaction().execute(async (trx) => {
       const sub = await this.row(trx, auth, subscriptionId, customerId, true);
@@ -262,21 +286,13 @@ export class SubscriptionsService {
     return out;
   }
 
-  /** A tip with tipInterval recurs (it must match the items' interval); without it it is charged once at the start. */
   private tipFor(body: { tip?: number | undefined; tipInterval?: Interval | null | undefined; tipCurrency?: string | undefined }, currency: string, interval: Interval) {
-    const tip = BigInt(body.tip ?? 0);
-    if (body.tipCurrency !== undefined && currencyOrThrow(body.tipCurrency, '/tipCurrency') !== currency) {
-      throw invalid('/tipCurrency', `tipCurrency must be the subscription's currency, ${currency}`);
-    }
-    if (body.tipInterval && body.tipInterval !== interval) {
-      throw invalid('/tipInterval', `tipInterval must be the items' interval (${interval}), or absent for a one-time tip`);
-    }
-    return body.tipInterval ? { recurring: tip, once: 0n } : { recurring: 0n, once: tip };
+    return subscriptionTip(body, currency, interval);
   }
 
   private async row(db: Kysely<Database> | Transaction<Database>, auth: PaymentsAuth, id: string, customerId?: string, forUpdate = false) {
     if (customerId) await this.customers.row(auth, customerId, db);
-    let q = db.selectFrom('subscriptions').selectAll().where('account_id', '=', auth.accountId).where('id', '=', id);
+    let q = db.selectFrom('subscriptions').selectAll().where('account_id', '=', auth.accountId).where('id', '=', id).where('status', '<>', 'incomplete');
     if (customerId) q = q.where('customer_id', '=', customerId);
     if (forUpdate) q = q.forUpdate();
     const row = await q.executeTakeFirst();
