@@ -18,7 +18,7 @@ const Payment = Type.Object(
     chargeId: Type.String(),
     amount: Type.Integer({ description: 'What the donor paid (gross), smallest currency unit' }),
     currency: Type.String(),
-    status: Type.String({ description: 'succeeded, processing (bank debit settling), failed or refunded' }),
+    status: Type.String({ description: 'succeeded, processing (a bank debit settling, or a Stripe charge whose outcome is still being confirmed), failed or refunded' }),
     created: Type.Integer({ description: 'Unix seconds' }),
     description: Type.Union([Type.String(), Type.Null()]),
     metadata: Type.Record(Type.String(), Type.String()),
