@@ -1,16 +1,15 @@
-import { sql, type Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database, StoredStakeholder } from '../../platform/db/schema.js';
-import type { OutboxEvent } from '../../platform/outbox/outbox.js';
-import type { NewLedgerTransaction } from '../ledger/index.js';
-import type { CampaignRow, NewActionRow, NewCreditRow, Scope } from './actions.repo.js';
+import type { BatchSnapshot, BatchWrites, HotState } from './actions.decide.js';
+import type { CampaignRow, Scope } from './actions.repo.js';
 import type { PoolWithBalance } from './pools.repo.js';
 
 /**
- * The SQL of one submission batch, in as few round trips as the rules allow: one read, one lock,
- * one write. Every statement takes whole arrays, so a batch of 100 actions costs what a batch of 1
- * does in round trips; the per-row work is only what PostgreSQL must do to store the rows.
+ * The SQL of one submission batch: one read, one write (and, on the locked path, one lock). Every
+ * statement takes whole arrays, so a batch of 100 actions costs what a batch of 1 does in round
+ * trips; the per-row work is only what PostgreSQL must do to store the rows.
  */
-type Trx = Transaction<Database>;
+type Db = Kysely<Database> | Transaction<Database>;
 
 export interface ExistingAction {
   id: string;
@@ -29,39 +28,83 @@ const dates = <T extends Record<string, unknown>>(row: T, keys: string[]) => {
   return out;
 };
 
-function campaignFromJson(c: Record<string, unknown>): CampaignRow {
-  return dates(c, ['starts_at', 'ends_at', 'archived_at', 'created_at', 'updated_at']) as unknown as CampaignRow;
+type Versioned<T> = T & { version: string };
+
+export type Snapshot = Omit<BatchSnapshot, 'campaigns'> & HotState;
+
+/**
+ * What a batch decided on a remembered state must also find unchanged: the running campaigns (the
+ * set a campaign is picked from) and the default pool. Left out, they are not checked.
+ */
+export interface WriteChecks {
+  running?: { id: string; version: string }[];
+  defaultPoolId?: string | null;
 }
 
+const campaignFromJson = (c: Record<string, unknown>) =>
+  dates(c, ['starts_at', 'ends_at', 'archived_at', 'created_at', 'updated_at']) as unknown as Versioned<CampaignRow>;
+
+function poolFromJson(p: Record<string, unknown>): Versioned<PoolWithBalance> {
+  const d = dates(p, ['expires_at', 'created_at', 'updated_at']);
+  return { ...d, balance: BigInt(p.balance as string), credits_total: BigInt(p.credits_total as string), debits_total: BigInt(p.debits_total as string) } as unknown as Versioned<PoolWithBalance>;
+}
+
+const spendFromJson = (s: { campaign_id: string; user_id: string; spent: string }) => ({ campaign_id: s.campaign_id, user_id: s.user_id, spent: BigInt(s.spent) });
+
 export const batchRepo = {
-  /** Earlier actions with these keys, the users named, the candidate campaigns and the default pool. */
-  async read(trx: Trx, scope: Scope, keys: string[], externalIds: string[], explicitCampaignIds: string[], now: Date) {
-    const r = await sql<{ existing: ExistingAction[] | null; users: { id: string; external_user_id: string }[] | null; campaigns: Record<string, unknown>[] | null; default_pool: string | null }>`
+  /**
+   * What a batch decides on, unlocked, in one statement: earlier actions with these keys, the users
+   * named, the running campaigns and any named ones, the default pool, the state of every pool those
+   * could draw on and the per-user spend rows of capped campaigns, each with the row version a write
+   * checks. An empty list of keys or users skips that part.
+   */
+  async snapshot(db: Db, scope: Scope, keys: string[], externalIds: string[], explicitCampaignIds: string[], now: Date): Promise<Snapshot> {
+    const { partnerId, environment } = scope;
+    const r = await sql<{
+      existing: ExistingAction[] | null;
+      users: { id: string; external_user_id: string }[] | null;
+      campaigns: Record<string, unknown>[] | null;
+      default_pool: string | null;
+      pools: Record<string, unknown>[] | null;
+      spend: { campaign_id: string; user_id: string; spent: string }[] | null;
+    }>`
+      WITH cand AS (
+        SELECT c.*, c.xmin::text AS version FROM campaigns c
+         WHERE c.partner_id = ${partnerId} AND c.environment = ${environment}
+           AND ((c.status = 'ACTIVE' AND c.archived_at IS NULL) OR c.id = ANY(${explicitCampaignIds}::text[]))
+      ), usr AS (
+        SELECT u.id, u.external_user_id FROM partner_users u
+         WHERE u.partner_id = ${partnerId} AND u.environment = ${environment} AND u.external_user_id = ANY(${externalIds}::text[])
+      ), dflt AS (
+        SELECT p.id FROM token_pools p
+         WHERE p.partner_id = ${partnerId} AND p.environment = ${environment}
+           AND p.status IN ('ACTIVE', 'DEPLETED') AND (p.expires_at IS NULL OR p.expires_at > ${now.toISOString()}::timestamptz)
+         ORDER BY p.created_at, p.id LIMIT 1
+      )
       SELECT
         (SELECT json_agg(json_build_object('id', a.id, 'idempotency_key', a.idempotency_key, 'request_hash', a.request_hash,
                  'status', a.status, 'tokens_distributed', a.tokens_distributed::text, 'stakeholders', a.stakeholders,
                  'failure_code', a.failure_code, 'failure_message', a.failure_message))
            FROM actions a
-          WHERE a.partner_id = ${scope.partnerId} AND a.environment = ${scope.environment}
-            AND a.idempotency_key = ANY(${keys}::text[])) AS existing,
-        (SELECT json_agg(json_build_object('id', u.id, 'external_user_id', u.external_user_id))
-           FROM partner_users u
-          WHERE u.partner_id = ${scope.partnerId} AND u.environment = ${scope.environment}
-            AND u.external_user_id = ANY(${externalIds}::text[])) AS users,
-        (SELECT json_agg(row_to_json(c))
-           FROM campaigns c
-          WHERE c.partner_id = ${scope.partnerId} AND c.environment = ${scope.environment}
-            AND ((c.status = 'ACTIVE' AND c.archived_at IS NULL) OR c.id = ANY(${explicitCampaignIds}::text[]))) AS campaigns,
-        (SELECT p.id FROM token_pools p
-          WHERE p.partner_id = ${scope.partnerId} AND p.environment = ${scope.environment}
-            AND p.status IN ('ACTIVE', 'DEPLETED') AND (p.expires_at IS NULL OR p.expires_at > ${now.toISOString()}::timestamptz)
-          ORDER BY p.created_at, p.id LIMIT 1) AS default_pool`.execute(trx);
+          WHERE a.partner_id = ${partnerId} AND a.environment = ${environment} AND a.idempotency_key = ANY(${keys}::text[])) AS existing,
+        (SELECT json_agg(json_build_object('id', u.id, 'external_user_id', u.external_user_id)) FROM usr u) AS users,
+        (SELECT json_agg(row_to_json(c)) FROM cand c) AS campaigns,
+        (SELECT id FROM dflt) AS default_pool,
+        (SELECT json_agg(row_to_json(p)) FROM (
+            SELECT p.*, p.xmin::text AS version, a.balance::text AS balance, a.credits_total::text AS credits_total, a.debits_total::text AS debits_total
+              FROM token_pools p JOIN ledger_accounts a ON a.id = p.account_id
+             WHERE p.id IN (SELECT token_pool_id FROM cand UNION ALL SELECT id FROM dflt)) p) AS pools,
+        (SELECT json_agg(json_build_object('campaign_id', s.campaign_id, 'user_id', s.user_id, 'spent', s.spent::text))
+           FROM campaign_user_spend s
+          WHERE s.campaign_id IN (SELECT id FROM cand WHERE per_user_cap IS NOT NULL) AND s.user_id IN (SELECT id FROM usr)) AS spend`.execute(db);
     const row = r.rows[0]!;
     return {
       existing: row.existing ?? [],
       users: row.users ?? [],
       campaigns: (row.campaigns ?? []).map(campaignFromJson),
       defaultPoolId: row.default_pool,
+      pools: (row.pools ?? []).map(poolFromJson),
+      spend: (row.spend ?? []).map(spendFromJson),
     };
   },
 
@@ -69,12 +112,12 @@ export const batchRepo = {
    * Locks, in the one order every writer uses: campaigns by id, then pool accounts by id, then the
    * per-user spend rows. Scalar subqueries run left to right, so the order holds within the statement.
    */
-  async lock(trx: Trx, campaignIds: string[], poolIds: string[], cappedCampaignIds: string[], userIds: string[]) {
+  async lock(trx: Transaction<Database>, campaignIds: string[], poolIds: string[], cappedCampaignIds: string[], userIds: string[]): Promise<HotState> {
     const r = await sql<{ campaigns: Record<string, unknown>[] | null; pools: Record<string, unknown>[] | null; spend: { campaign_id: string; user_id: string; spent: string }[] | null }>`
       SELECT
-        (SELECT json_agg(row_to_json(c)) FROM (SELECT * FROM campaigns WHERE id = ANY(${campaignIds}::text[]) ORDER BY id FOR UPDATE) c) AS campaigns,
+        (SELECT json_agg(row_to_json(c)) FROM (SELECT *, xmin::text AS version FROM campaigns WHERE id = ANY(${campaignIds}::text[]) ORDER BY id FOR UPDATE) c) AS campaigns,
         (SELECT json_agg(row_to_json(p)) FROM (
-            SELECT p.*, a.balance::text AS balance, a.credits_total::text AS credits_total, a.debits_total::text AS debits_total
+            SELECT p.*, p.xmin::text AS version, a.balance::text AS balance, a.credits_total::text AS credits_total, a.debits_total::text AS debits_total
               FROM token_pools p JOIN ledger_accounts a ON a.id = p.account_id
              WHERE p.id = ANY(${poolIds}::text[]) ORDER BY a.id FOR UPDATE OF a) p) AS pools,
         (SELECT json_agg(json_build_object('campaign_id', s.campaign_id, 'user_id', s.user_id, 'spent', s.spent::text)) FROM (
@@ -84,41 +127,32 @@ export const batchRepo = {
     const row = r.rows[0]!;
     return {
       campaigns: (row.campaigns ?? []).map(campaignFromJson),
-      pools: (row.pools ?? []).map((p) => {
-        const d = dates(p, ['expires_at', 'created_at', 'updated_at']);
-        return { ...d, balance: BigInt(p.balance as string), credits_total: BigInt(p.credits_total as string), debits_total: BigInt(p.debits_total as string) } as unknown as PoolWithBalance;
-      }),
-      spend: (row.spend ?? []).map((s) => ({ campaign_id: s.campaign_id, user_id: s.user_id, spent: BigInt(s.spent) })),
+      pools: (row.pools ?? []).map(poolFromJson),
+      spend: (row.spend ?? []).map(spendFromJson),
     };
   },
 
   /**
-   * Everything the batch writes, as one statement. The caller compares the returned counts with
-   * what it sent: fewer actions means a key was claimed concurrently, fewer pool rows means a pool
-   * would have gone below zero; either way it rolls back.
+   * Everything the batch writes, as one statement, which also checks that what the batch was decided
+   * against still holds: every idempotency key still free, each pool account at the balance it was
+   * decided against (and not below zero after), each campaign, pool and spend row at the version it
+   * was read at. If anything moved, rewards_batch_guard() raises a serialization failure and nothing
+   * of the batch is written. Outside a transaction this statement is the whole transaction: decided
+   * on an unlocked read, a batch costs two round trips and holds its row locks only while it writes.
    */
-  async write(
-    trx: Trx,
-    scope: Scope,
-    input: {
-      actions: NewActionRow[];
-      ledger: NewLedgerTransaction[];
-      /** Net change per pool account (negative). */
-      poolDeltas: { accountId: string; delta: bigint }[];
-      /** Net credit per wallet account, sorted by account id. */
-      walletCredits: { accountId: string; amount: bigint }[];
-      credits: NewCreditRow[];
-      campaignSpend: { id: string; units: bigint }[];
-      userSpend: { campaignId: string; userId: string; units: bigint }[];
-      events: OutboxEvent[];
-      now: Date;
-    },
-  ): Promise<{ actionsInserted: number; poolBalances: Map<string, bigint> }> {
-    const a = input.actions;
+  async write(db: Db, scope: Scope, input: BatchWrites, now: Date, checks: WriteChecks = {}): Promise<Map<string, string>> {
+    const a = input.rows;
     const postings = input.ledger.flatMap((t) => t.postings.map((p) => ({ ...p, txId: t.id })));
-    const at = input.now.toISOString();
+    const at = now.toISOString();
     const s = (v: bigint) => v.toString();
-    const r = await sql<{ kind: string; id: string | null; n: string }>`
+    const spent = input.campaigns.filter((c) => c.units > 0n);
+    const unspent = input.campaigns.filter((c) => c.units === 0n);
+    const spendUpdates = input.userSpend.filter((u) => u.expected !== null);
+    const spendInserts = input.userSpend.filter((u) => u.expected === null);
+    const moved = input.poolDeltas.filter((p) => p.delta !== 0n);
+    const unmoved = input.poolDeltas.filter((p) => p.delta === 0n);
+    const running = checks.running;
+    const r = await sql<{ versions: { id: string; version: string }[] | null }>`
       WITH ins_actions AS (
         INSERT INTO actions (id, partner_id, environment, idempotency_key, request_hash, action_type, amount_minor, currency,
                              status, campaign_id, token_pool_id, tokens_distributed, stakeholders, ledger_transaction_id,
@@ -137,9 +171,10 @@ export const batchRepo = {
       ), upd_pools AS (
         UPDATE ledger_accounts acc
            SET balance = acc.balance + d.delta, debits_total = acc.debits_total - d.delta
-          FROM unnest(${input.poolDeltas.map((p) => p.accountId)}::text[], ${input.poolDeltas.map((p) => s(p.delta))}::bigint[]) AS d(id, delta)
-         WHERE acc.id = d.id AND acc.balance + d.delta >= 0
-        RETURNING acc.id, acc.balance
+          FROM unnest(${moved.map((p) => p.accountId)}::text[], ${moved.map((p) => s(p.delta))}::bigint[],
+                      ${moved.map((p) => s(p.expected))}::bigint[]) AS d(id, delta, expected)
+         WHERE acc.id = d.id AND acc.balance = d.expected AND acc.balance + d.delta >= 0
+        RETURNING 1
       ), ups_wallets AS (
         INSERT INTO ledger_accounts (id, partner_id, environment, kind, asset, balance, credits_total, debits_total)
         SELECT w.id, ${scope.partnerId}, ${scope.environment}, 'WALLET', 'SIR', w.amount, w.amount, 0
@@ -175,14 +210,20 @@ export const batchRepo = {
         RETURNING 1
       ), upd_campaigns AS (
         UPDATE campaigns c SET budget_spent = c.budget_spent + x.units, updated_at = ${at}::timestamptz
-          FROM unnest(${input.campaignSpend.map((c) => c.id)}::text[], ${input.campaignSpend.map((c) => s(c.units))}::bigint[]) AS x(id, units)
-         WHERE c.id = x.id
+          FROM unnest(${spent.map((c) => c.id)}::text[], ${spent.map((c) => s(c.units))}::bigint[], ${spent.map((c) => c.version)}::text[]) AS x(id, units, version)
+         WHERE c.id = x.id AND c.xmin::text = x.version
+        RETURNING c.id, c.xmin::text AS version
+      ), upd_spend AS (
+        UPDATE campaign_user_spend sp SET spent = sp.spent + x.units
+          FROM unnest(${spendUpdates.map((u) => u.campaignId)}::text[], ${spendUpdates.map((u) => u.userId)}::text[],
+                      ${spendUpdates.map((u) => s(u.units))}::bigint[], ${spendUpdates.map((u) => s(u.expected!))}::bigint[]) AS x(campaign_id, user_id, units, expected)
+         WHERE sp.campaign_id = x.campaign_id AND sp.user_id = x.user_id AND sp.spent = x.expected
         RETURNING 1
-      ), ups_spend AS (
+      ), ins_spend AS (
         INSERT INTO campaign_user_spend (campaign_id, user_id, spent)
-        SELECT * FROM unnest(${input.userSpend.map((u) => u.campaignId)}::text[], ${input.userSpend.map((u) => u.userId)}::text[],
-                             ${input.userSpend.map((u) => s(u.units))}::bigint[])
-        ON CONFLICT (campaign_id, user_id) DO UPDATE SET spent = campaign_user_spend.spent + excluded.spent
+        SELECT * FROM unnest(${spendInserts.map((u) => u.campaignId)}::text[], ${spendInserts.map((u) => u.userId)}::text[],
+                             ${spendInserts.map((u) => s(u.units))}::bigint[])
+        ON CONFLICT (campaign_id, user_id) DO NOTHING
         RETURNING 1
       ), ins_events AS (
         INSERT INTO outbox_events (id, partner_id, environment, type, data, created_at)
@@ -191,18 +232,43 @@ export const batchRepo = {
                       ${input.events.map((e) => JSON.stringify(e.data))}::jsonb[]) AS e(id, type, data)
         RETURNING 1
       )
-      SELECT 'actions' AS kind, NULL AS id, (SELECT count(*) FROM ins_actions)::text AS n
-      UNION ALL SELECT 'pool', id, balance::text FROM upd_pools
-      UNION ALL SELECT 'rows', NULL, ((SELECT count(*) FROM ups_wallets) + (SELECT count(*) FROM ins_ledger) + (SELECT count(*) FROM ins_postings)
-                                      + (SELECT count(*) FROM ins_credits) + (SELECT count(*) FROM upd_campaigns) + (SELECT count(*) FROM ups_spend)
-                                      + (SELECT count(*) FROM ins_events))::text`.execute(trx);
-    let actionsInserted = 0;
-    const poolBalances = new Map<string, bigint>();
-    for (const row of r.rows) {
-      if (row.kind === 'actions') actionsInserted = Number(row.n);
-      if (row.kind === 'pool' && row.id) poolBalances.set(row.id, BigInt(row.n));
-    }
-    return { actionsInserted, poolBalances };
+      SELECT
+        rewards_batch_guard(
+          (SELECT count(*) FROM upd_campaigns) = ${spent.length}
+          AND (SELECT count(*) FROM campaigns c
+                 JOIN unnest(${unspent.map((c) => c.id)}::text[], ${unspent.map((c) => c.version)}::text[]) AS x(id, version)
+                   ON c.id = x.id AND c.xmin::text = x.version) = ${unspent.length},
+          'a campaign changed'),
+        rewards_batch_guard(
+          (SELECT count(*) FROM upd_pools) = ${moved.length}
+          AND (SELECT count(*) FROM ledger_accounts acc
+                 JOIN unnest(${unmoved.map((p) => p.accountId)}::text[], ${unmoved.map((p) => s(p.expected))}::bigint[]) AS x(id, expected)
+                   ON acc.id = x.id AND acc.balance = x.expected) = ${unmoved.length},
+          'a pool balance moved'),
+        rewards_batch_guard((SELECT count(*) FROM upd_spend) + (SELECT count(*) FROM ins_spend) = ${input.userSpend.length}, 'a per-user spend moved'),
+        rewards_batch_guard(
+          (SELECT count(*) FROM token_pools p
+             JOIN unnest(${input.poolVersions.map((p) => p.id)}::text[], ${input.poolVersions.map((p) => p.version)}::text[]) AS x(id, version)
+               ON p.id = x.id AND p.xmin::text = x.version) = ${input.poolVersions.length},
+          'a pool changed'),
+        rewards_batch_guard(${running === undefined} OR (
+          (SELECT count(*) FROM campaigns c
+            WHERE c.partner_id = ${scope.partnerId} AND c.environment = ${scope.environment} AND c.status = 'ACTIVE' AND c.archived_at IS NULL) = ${running?.length ?? 0}
+          AND (SELECT count(*) FROM campaigns c
+                 JOIN unnest(${(running ?? []).map((c) => c.id)}::text[], ${(running ?? []).map((c) => c.version)}::text[]) AS x(id, version)
+                   ON c.id = x.id AND c.xmin::text = x.version
+                WHERE c.status = 'ACTIVE' AND c.archived_at IS NULL) = ${running?.length ?? 0}),
+          'the running campaigns changed'),
+        rewards_batch_guard(${checks.defaultPoolId === undefined} OR (
+          SELECT p.id FROM token_pools p
+           WHERE p.partner_id = ${scope.partnerId} AND p.environment = ${scope.environment}
+             AND p.status IN ('ACTIVE', 'DEPLETED') AND (p.expires_at IS NULL OR p.expires_at > ${at}::timestamptz)
+           ORDER BY p.created_at, p.id LIMIT 1) IS NOT DISTINCT FROM ${checks.defaultPoolId ?? null}::text,
+          'the default pool changed'),
+        rewards_batch_guard((SELECT count(*) FROM ins_actions) = ${a.length}, 'an idempotency key was claimed concurrently'),
+        (SELECT count(*) FROM ups_wallets) + (SELECT count(*) FROM ins_ledger) + (SELECT count(*) FROM ins_postings)
+          + (SELECT count(*) FROM ins_credits) + (SELECT count(*) FROM ins_events) AS rows,
+        (SELECT json_agg(json_build_object('id', id, 'version', version)) FROM upd_campaigns) AS versions`.execute(db);
+    return new Map((r.rows[0]!.versions ?? []).map((v) => [v.id, v.version]));
   },
 };
-

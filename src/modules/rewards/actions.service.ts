@@ -5,7 +5,7 @@ import { GroupCommit } from '../../platform/db/group-commit.js';
 import { minorToJsonNumber } from '../../platform/money/decimal.js';
 import { currencyDigits } from '../../platform/money/currencies.js';
 import { formatMultiplier, formatTokens } from './distribution.js';
-import { KeyRaceError, runSubmitBatch, type SubmitOutcome } from './actions.batch.js';
+import { SubmitBatches, type SubmitOutcome } from './actions.batch.js';
 import { applyPerUserCap, campaignRule, judge, planReward, TIER_DIGITS } from './actions.engine.js';
 import { normalizeSubmit, type NormalizedAction } from './actions.input.js';
 import { actionsRepo, type ActionRow, type Scope } from './actions.repo.js';
@@ -82,17 +82,18 @@ export class ActionsService {
     private readonly assertStakeholderTypes: (partnerId: string, codes: string[]) => Promise<void>,
     options: { maxBatch?: number; batchesInFlight?: number } = {},
   ) {
+    const submitBatches = new SubmitBatches(db);
     this.batches = new GroupCommit(
       async (key, items) => {
         const [partnerId, environment] = key.split('|') as [string, 'sandbox' | 'production'];
         const now = await this.clock.now(partnerId, environment);
-        return runSubmitBatch(this.db, { partnerId, environment }, items, now);
+        return submitBatches.run({ partnerId, environment }, items, now);
       },
       {
         maxBatch: options.maxBatch ?? 200,
         maxInFlight: options.batchesInFlight ?? 1,
         maxAttempts: 5,
-        retryable: (err) => err instanceof KeyRaceError || RETRYABLE_PG.has((err as { code?: string }).code ?? ''),
+        retryable: (err) => RETRYABLE_PG.has((err as { code?: string }).code ?? ''),
       },
     );
   }

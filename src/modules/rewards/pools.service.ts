@@ -78,12 +78,29 @@ export async function ensurePartnerAccounts(trx: Trx | Kysely<Database>, scope: 
 }
 
 /**
+ * Whether afterPoolBalanceChange() has anything to do at this balance (a refill, an alert crossing, a
+ * status change). Reward batches written optimistically, in one statement, check it first and take
+ * the locked path when it says yes; afterPoolBalanceChange() returns early when it says no, so the
+ * two cannot disagree.
+ */
+export function poolReactsTo(pool: PoolWithBalance, balance: bigint): boolean {
+  if (pool.auto_refill_enabled && BigInt(pool.auto_refill_amount) > 0n && balance < BigInt(pool.auto_refill_threshold)) return true;
+  const threshold = BigInt(pool.low_balance_threshold);
+  if (threshold > 0n && balance < threshold && !pool.low_balance_alerted) return true;
+  if (balance >= threshold && pool.low_balance_alerted) return true;
+  if (balance === 0n && pool.status === 'ACTIVE') return true;
+  if (balance > 0n && pool.status === 'DEPLETED') return true;
+  return false;
+}
+
+/**
  * What a change of a pool's balance sets off, inside the same database transaction: auto-refill
  * from the partner's allocation when the balance falls under the refill threshold, then one
  * token_pool.low_balance per downward crossing of the alert threshold, token_pool.depleted at zero,
  * and the DEPLETED/ACTIVE status that follows the balance. Returns the balance after refill.
  */
 export async function afterPoolBalanceChange(trx: Trx, pool: PoolWithBalance, balance: bigint, now: Date, events: OutboxEvent[]): Promise<bigint> {
+  if (!poolReactsTo(pool, balance)) return balance;
   const scope = { partnerId: pool.partner_id, environment: pool.environment };
   let current = balance;
   const refillThreshold = BigInt(pool.auto_refill_threshold);

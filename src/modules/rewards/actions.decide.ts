@@ -1,0 +1,354 @@
+import { objectId } from '../../platform/crypto/ids.js';
+import type { Environment, StoredStakeholder } from '../../platform/db/schema.js';
+import { AppError } from '../../platform/errors.js';
+import { newEvent, type OutboxEvent } from '../../platform/outbox/outbox.js';
+import { accountIds, assertBalanced, TOKEN_ASSET, type NewLedgerTransaction } from '../ledger/index.js';
+import { formatTokens } from './distribution.js';
+import { applyPerUserCap, campaignRule, judge, planReward, type CampaignRule, type PoolState } from './actions.engine.js';
+import type { NormalizedAction } from './actions.input.js';
+import type { CampaignRow, NewActionRow, NewCreditRow, Scope } from './actions.repo.js';
+import type { ExistingAction } from './actions.batch.repo.js';
+import { campaignForAction } from './campaign-pick.js';
+import { actionRow } from './actions.row.js';
+import type { PoolWithBalance } from './pools.repo.js';
+
+/**
+ * The decisions of one submission batch as pure functions over what the database said, so the two
+ * ways a batch is written (optimistic, validated in its one statement, and under row locks) decide
+ * exactly alike.
+ */
+
+const DAY_MS = 86_400_000;
+
+export type SubmitOutcome =
+  | { kind: 'recorded'; row: NewActionRow }
+  | { kind: 'duplicate'; original: ExistingAction | NewActionRow; sameRequest: boolean }
+  | { kind: 'rejected'; error: AppError };
+
+export interface Work {
+  action: NormalizedAction;
+  index: number;
+}
+
+export interface NewUser {
+  id: string;
+  external_user_id: string;
+  email: string | null;
+  first_name: string | null;
+  last_name: string | null;
+  created_at: Date;
+}
+
+/** What the batch read before deciding: earlier actions of its keys, its users, candidate campaigns. */
+export interface BatchSnapshot {
+  existing: ExistingAction[];
+  users: { id: string; external_user_id: string }[];
+  campaigns: CampaignRow[];
+  defaultPoolId: string | null;
+}
+
+/** Steps 1-3: duplicates, unknown users, the campaign of each action. Fills `outcomes` for the refused. */
+export interface BatchPlan {
+  outcomes: (SubmitOutcome | undefined)[];
+  /** Index of the first action of each idempotency key; repeats resolve against it. */
+  firstInBatch: Map<string, number>;
+  decided: Work[];
+  chosen: Map<number, CampaignRow | null>;
+  userIds: Map<string, string>;
+  toCreate: Map<string, NewUser>;
+  poolOf: (w: Work) => string | null;
+}
+
+export function planBatch(actions: NormalizedAction[], snapshot: BatchSnapshot, now: Date): BatchPlan {
+  const outcomes: (SubmitOutcome | undefined)[] = actions.map(() => undefined);
+  const existing = new Map(snapshot.existing.map((r) => [r.idempotency_key, r]));
+  const firstInBatch = new Map<string, number>();
+  const work: Work[] = [];
+  actions.forEach((action, index) => {
+    const before = existing.get(action.idempotencyKey);
+    if (before) {
+      outcomes[index] = { kind: 'duplicate', original: before, sameRequest: before.request_hash === action.requestHash };
+      return;
+    }
+    if (firstInBatch.has(action.idempotencyKey)) return; // resolved after the first one is decided
+    firstInBatch.set(action.idempotencyKey, index);
+    work.push({ action, index });
+  });
+
+  const userIds = new Map(snapshot.users.map((u) => [u.external_user_id, u.id]));
+  const claimUsers = (items: Work[]) => {
+    const toCreate = new Map<string, NewUser>();
+    const accepted: Work[] = [];
+    for (const w of items) {
+      const missing = w.action.stakeholders.filter((s) => !userIds.has(s.partnerUserId) && !toCreate.has(s.partnerUserId));
+      if (missing.length > 0 && !w.action.autoCreateUsers) {
+        outcomes[w.index] = {
+          kind: 'rejected',
+          error: new AppError('USER_NOT_FOUND', `Unknown user(s) ${missing.map((m) => `"${m.partnerUserId}"`).join(', ')}; create them first or send "autoCreateUsers": true`),
+        };
+        continue;
+      }
+      for (const s of missing) {
+        toCreate.set(s.partnerUserId, {
+          id: objectId(now),
+          external_user_id: s.partnerUserId,
+          email: s.userEmail,
+          first_name: s.userFirstName,
+          last_name: s.userLastName,
+          created_at: now,
+        });
+      }
+      accepted.push(w);
+    }
+    return { accepted, toCreate };
+  };
+  const live = claimUsers(work).accepted;
+
+  const candidates = snapshot.campaigns;
+  const byId = new Map(candidates.map((c) => [c.id, c]));
+  const chosen = new Map<number, CampaignRow | null>();
+  const picked: Work[] = [];
+  for (const w of live) {
+    const pick = campaignForAction(w.action, byId, candidates, now);
+    if (!pick.ok) {
+      outcomes[w.index] = { kind: 'rejected', error: pick.error };
+      continue;
+    }
+    chosen.set(w.index, pick.campaign);
+    picked.push(w);
+  }
+  // Users are created only for actions that passed every check: creating them before the campaign
+  // check left the auto-created users of a request refused for its campaign (404/409) behind.
+  // Claiming again over the survivors also refuses an action that relied on a user only a refused
+  // action would create.
+  const { accepted: decided, toCreate } = claimUsers(picked);
+  const defaultPool = snapshot.defaultPoolId;
+  return {
+    outcomes,
+    firstInBatch,
+    decided,
+    chosen,
+    userIds,
+    toCreate,
+    poolOf: (w: Work) => chosen.get(w.index)?.token_pool_id ?? defaultPool ?? null,
+  };
+}
+
+/** The ids whose rows a batch depends on: campaigns, pools, and the capped campaigns' spend rows. */
+export function batchDependencies(plan: BatchPlan) {
+  const campaignIds = [...new Set(plan.decided.map((w) => plan.chosen.get(w.index)?.id).filter((c): c is string => !!c))].sort();
+  const poolIds = [...new Set(plan.decided.map(plan.poolOf).filter((p): p is string => !!p))].sort();
+  const capped = [...new Set(plan.decided.map((w) => plan.chosen.get(w.index)).filter((c) => !!c && c.per_user_cap !== null).map((c) => c!.id))].sort();
+  return { campaignIds, poolIds, capped };
+}
+
+/** The state the decisions run against: read under lock, or read unlocked and validated on write. */
+export interface HotState {
+  campaigns: (CampaignRow & { version: string })[];
+  pools: (PoolWithBalance & { version: string })[];
+  spend: { campaign_id: string; user_id: string; spent: bigint }[];
+}
+
+export interface BatchWrites {
+  rows: NewActionRow[];
+  ledger: NewLedgerTransaction[];
+  /**
+   * Every pool account the batch drew on or was refused by, with the balance it was decided against
+   * and its net change (negative, or 0 when every action on it failed).
+   */
+  poolDeltas: { accountId: string; delta: bigint; expected: bigint }[];
+  /** Net credit per wallet account, sorted by account id. */
+  walletCredits: { accountId: string; amount: bigint }[];
+  credits: NewCreditRow[];
+  /** Every campaign the batch went through, with what it spent and the row version decided against. */
+  campaigns: { id: string; units: bigint; version: string }[];
+  /** Per-user spend of capped campaigns: `expected` null when there was no row yet. */
+  userSpend: { campaignId: string; userId: string; units: bigint; expected: bigint | null }[];
+  /** Pool rows (status, expiry, vesting) the decisions read, with their versions. */
+  poolVersions: { id: string; version: string }[];
+  events: OutboxEvent[];
+  /** Pool balance after the batch, per pool id. */
+  poolsAfter: Map<string, bigint>;
+}
+
+const byKey = <T>(key: (t: T) => string) => (x: T, y: T) => (key(x) < key(y) ? -1 : key(x) > key(y) ? 1 : 0);
+
+/** Step 5: every action decided in arrival order against the running balances and budgets. */
+export function decideBatch(scope: Scope & { environment: Environment }, plan: BatchPlan, state: HotState, now: Date): BatchWrites {
+  const { userIds } = plan;
+  const rules = new Map<string, CampaignRule>(state.campaigns.map((r) => [r.id, campaignRule(r)]));
+  const pools = new Map<string, PoolWithBalance & { version: string }>(state.pools.map((p) => [p.id, p]));
+  const poolState = new Map<string, PoolState>(
+    state.pools.map((p) => [p.id, { id: p.id, accountId: p.account_id, status: p.status, expiresAt: p.expires_at, balance: BigInt(p.balance) }]),
+  );
+  const spent = new Map<string, bigint>();
+  for (const r of state.spend) spent.set(`${r.campaign_id}:${r.user_id}`, r.spent);
+  const spentBefore = new Map(spent);
+
+  const rows: NewActionRow[] = [];
+  const ledger: NewLedgerTransaction[] = [];
+  const credits: NewCreditRow[] = [];
+  const events: OutboxEvent[] = [];
+  const campaignSpend = new Map<string, bigint>();
+  const userSpend = new Map<string, { campaignId: string; userId: string; units: bigint }>();
+  const usedPools = new Set<string>();
+  for (const w of plan.decided) {
+    const a = w.action;
+    const campaign = plan.chosen.get(w.index);
+    const rule = campaign ? (rules.get(campaign.id) ?? null) : null;
+    if (rule) campaignSpend.set(rule.id, campaignSpend.get(rule.id) ?? 0n);
+    const poolId = plan.poolOf(w);
+    const pool = poolId ? (poolState.get(poolId) ?? null) : null;
+    if (pool) usedPools.add(pool.id);
+    const userSpent = new Map<string, bigint>();
+    if (rule && rule.perUserCap !== null) {
+      for (const uid of userIds.values()) {
+        const v = spent.get(`${rule.id}:${uid}`);
+        if (v !== undefined) userSpent.set(uid, v);
+      }
+    }
+    const plan1 = applyPerUserCap(planReward(a, rule), rule, (ext) => userIds.get(ext), userSpent);
+    const verdict = judge(plan1, rule, pool, now);
+    const id = objectId(now);
+    if (!verdict.ok) {
+      rows.push(actionRow(a, id, 'FAILED', rule, pool, 0n, [], null, verdict.code, verdict.message, now, userIds));
+      events.push(
+        newEvent(scope.partnerId, scope.environment, 'action.failed', {
+          actionId: id,
+          idempotencyKey: a.idempotencyKey,
+          actionType: a.actionType,
+          status: 'FAILED',
+          errorCode: verdict.code,
+          errorMessage: verdict.message,
+        }, now),
+      );
+      continue;
+    }
+    const given = plan1.allocations.filter((al) => al.units > 0n);
+    const ledgerTxId = given.length > 0 ? objectId(now) : null;
+    const creditIds = given.map(() => objectId(now));
+    if (ledgerTxId && pool) {
+      ledger.push({
+        id: ledgerTxId,
+        partnerId: scope.partnerId,
+        environment: scope.environment,
+        kind: 'REWARD',
+        reference: id,
+        createdAt: now,
+        postings: [
+          { accountId: pool.accountId, asset: TOKEN_ASSET, amount: -plan1.distributedUnits },
+          ...given.map((al) => ({ accountId: accountIds.wallet(userIds.get(al.partnerUserId)!), asset: TOKEN_ASSET, amount: al.units })),
+        ],
+      });
+      pool.balance -= plan1.distributedUnits;
+      const poolRow = pools.get(pool.id)!;
+      given.forEach((al, i) => {
+        credits.push({
+          id: creditIds[i]!,
+          user_id: userIds.get(al.partnerUserId)!,
+          external_user_id: al.partnerUserId,
+          action_id: id,
+          stakeholder_type_code: al.stakeholderTypeCode,
+          amount: al.units,
+          available_at: new Date(now.getTime() + (poolRow.vesting_days ?? 0) * DAY_MS),
+          expires_at: poolRow.grant_expiry_days ? new Date(now.getTime() + poolRow.grant_expiry_days * DAY_MS) : null,
+          token_pool_id: pool.id,
+          campaign_id: rule?.id ?? null,
+          ledger_transaction_id: ledgerTxId,
+          created_at: now,
+        });
+        events.push(
+          newEvent(scope.partnerId, scope.environment, 'transaction.completed', {
+            transactionId: creditIds[i],
+            actionId: id,
+            externalUserId: al.partnerUserId,
+            amount: formatTokens(al.units),
+            type: 'CREDIT',
+          }, now),
+        );
+      });
+      if (rule) {
+        rule.budgetSpent += plan1.distributedUnits;
+        campaignSpend.set(rule.id, campaignSpend.get(rule.id)! + plan1.distributedUnits);
+        if (rule.perUserCap !== null) {
+          for (const al of given) {
+            const uid = userIds.get(al.partnerUserId)!;
+            const k = `${rule.id}:${uid}`;
+            spent.set(k, (spent.get(k) ?? 0n) + al.units);
+            const e = userSpend.get(k) ?? { campaignId: rule.id, userId: uid, units: 0n };
+            e.units += al.units;
+            userSpend.set(k, e);
+          }
+        }
+      }
+    }
+    let c = 0;
+    const stakeholders: StoredStakeholder[] = plan1.allocations.map((al) => ({
+      stakeholderTypeCode: al.stakeholderTypeCode,
+      partnerUserId: al.partnerUserId,
+      userId: userIds.get(al.partnerUserId) ?? null,
+      units: al.units.toString(),
+      transactionId: al.units > 0n ? creditIds[c++]! : null,
+    }));
+    rows.push(actionRow(a, id, 'COMPLETED', rule, pool, plan1.distributedUnits, stakeholders, ledgerTxId, null, null, now, userIds));
+    events.push(
+      newEvent(scope.partnerId, scope.environment, 'action.completed', {
+        actionId: id,
+        idempotencyKey: a.idempotencyKey,
+        actionType: a.actionType,
+        status: 'COMPLETED',
+        tokensDistributed: formatTokens(plan1.distributedUnits),
+        transactionIds: creditIds,
+        stakeholders: plan1.allocations.map((al) => ({ stakeholderTypeCode: al.stakeholderTypeCode, partnerUserId: al.partnerUserId, tokens: formatTokens(al.units) })),
+      }, now),
+    );
+  }
+
+  for (const t of ledger) assertBalanced(t);
+  const walletCredits = new Map<string, bigint>();
+  for (const c of credits) walletCredits.set(accountIds.wallet(c.user_id), (walletCredits.get(accountIds.wallet(c.user_id)) ?? 0n) + c.amount);
+  const poolDeltas = new Map<string, bigint>();
+  for (const id of [...usedPools].sort()) poolDeltas.set(poolState.get(id)!.accountId, 0n);
+  for (const t of ledger) {
+    const debit = t.postings[0]!;
+    poolDeltas.set(debit.accountId, (poolDeltas.get(debit.accountId) ?? 0n) + debit.amount);
+  }
+  const balanceOf = new Map(state.pools.map((p) => [p.account_id, BigInt(p.balance)]));
+  const versionOf = new Map(state.campaigns.map((c) => [c.id, c.version]));
+  const poolsAfter = new Map<string, bigint>();
+  for (const id of usedPools) poolsAfter.set(id, poolState.get(id)!.balance);
+  return {
+    rows,
+    ledger,
+    poolDeltas: [...poolDeltas]
+      .map(([accountId, delta]) => ({ accountId, delta, expected: balanceOf.get(accountId)! }))
+      .sort(byKey((p) => p.accountId)),
+    walletCredits: [...walletCredits].map(([accountId, amount]) => ({ accountId, amount })).sort(byKey((w) => w.accountId)),
+    credits,
+    campaigns: [...campaignSpend].map(([id, units]) => ({ id, units, version: versionOf.get(id)! })).sort(byKey((c) => c.id)),
+    userSpend: [...userSpend.entries()]
+      .map(([k, u]) => ({ ...u, expected: spentBefore.get(k) ?? null }))
+      .sort(byKey((u) => `${u.campaignId}:${u.userId}`)),
+    poolVersions: [...usedPools].sort().map((id) => ({ id, version: pools.get(id)!.version })),
+    events,
+    poolsAfter,
+  };
+}
+
+/** Each action's outcome: its decision, a duplicate of an earlier request, or a refusal. */
+export function batchOutcomes(actions: NormalizedAction[], plan: BatchPlan, rows: NewActionRow[]): SubmitOutcome[] {
+  const outcomes = [...plan.outcomes];
+  const byKeyRow = new Map(rows.map((r) => [r.idempotency_key, r]));
+  for (const [key, index] of plan.firstInBatch) {
+    const row = byKeyRow.get(key);
+    if (row && outcomes[index] === undefined) outcomes[index] = { kind: 'recorded', row };
+  }
+  // Repeats of a key within this batch resolve against the first occurrence.
+  return actions.map((a, i) => {
+    const o = outcomes[i];
+    if (o) return o;
+    const first = outcomes[plan.firstInBatch.get(a.idempotencyKey)!];
+    if (first?.kind === 'recorded') return { kind: 'duplicate', original: first.row, sameRequest: first.row.request_hash === a.requestHash };
+    return first ?? { kind: 'rejected', error: new AppError('INTERNAL_ERROR', 'action was not decided') };
+  });
+}
