@@ -18,7 +18,7 @@ export interface Finished {
  * the less each outcome costs (a statement's round trips and planning are paid per batch). Nothing
  * waits on them but the leases, which last tens of seconds.
  */
-const GATHER_MS = 20;
+const GATHER_MS = 50;
 
 /**
  * Collects finished attempts and writes them in batches: each delivery's next step, the attempt
@@ -77,9 +77,7 @@ export class OutcomeWriter {
       if (step.status === 'FAILED' && step.disableEndpoint) toDisable.set(f.delivery.endpoint_id, step.disableEndpoint);
       records.push({
         deliveryId: f.delivery.id,
-        endpointId: f.delivery.endpoint_id,
         claimToken: f.token,
-        status: step.status,
         nextAttemptAt: step.status === 'PENDING' ? step.nextAttemptAt : null,
         attemptedAt: f.attemptedAt,
         succeeded: step.status === 'SUCCEEDED',

@@ -78,7 +78,7 @@ export const dispatchRepo = {
         if (!lock.rows[0]!.ok) return { events: -1, deliveries: 0, claimed: [] };
       }
       const c = args.claim;
-      const result = await sql<ClaimedRow & { events: string; deliveries: string }>`
+      const result = await sql<Omit<ClaimedRow, 'attempts' | 'max_attempts'> & { events: number; deliveries: number }>`
         WITH ev AS (
           SELECT o.seq, o.xid, o.id, o.partner_id, o.environment, o.type, o.created_at, o.data
           FROM outbox_events o
@@ -110,14 +110,13 @@ export const dispatchRepo = {
         ), moved AS (
           UPDATE webhook_fanout_cursor c SET xid = last.xid, seq = last.seq FROM last RETURNING 1
         ), counts AS (
-          SELECT (SELECT count(*) FROM ev) AS events, (SELECT count(*) FROM ins) AS deliveries, (SELECT count(*) FROM moved) AS moved
+          SELECT (SELECT count(*) FROM ev)::int AS events, (SELECT count(*) FROM ins)::int AS deliveries, (SELECT count(*) FROM moved) AS moved
         )
         -- One row for the counts even when nothing was claimed, then one per claimed delivery.
-        SELECT counts.events, counts.deliveries, mine.id, mine.endpoint_id, mine.event_id, mine.event_type, mine.event_created_at,
-               mine.attempts, mine.max_attempts, mine.data_text
+        SELECT counts.events, counts.deliveries, mine.id, mine.endpoint_id, mine.event_id, mine.event_type, mine.event_created_at, mine.data_text
         FROM counts LEFT JOIN (
-          SELECT ins.id, ins.endpoint_id, ins.event_id, ev.type AS event_type, ev.created_at AS event_created_at, 0 AS attempts,
-                 ${args.maxAttempts}::int AS max_attempts, ev.data::text AS data_text, ev.xid, ev.seq
+          SELECT ins.id, ins.endpoint_id, ins.event_id, ev.type AS event_type, ev.created_at AS event_created_at, ev.data::text AS data_text,
+                 ev.xid, ev.seq
           FROM ins JOIN ev ON ev.seq = ins.outbox_seq
           WHERE ins.claim_token IS NOT NULL
         ) mine ON true
@@ -131,11 +130,11 @@ export const dispatchRepo = {
           event_id: r.event_id,
           event_type: r.event_type,
           event_created_at: r.event_created_at,
-          attempts: r.attempts,
-          max_attempts: r.max_attempts,
+          attempts: 0,
+          max_attempts: args.maxAttempts,
           data_text: r.data_text,
         }));
-      return { events: Number(first.events), deliveries: Number(first.deliveries), claimed: await withTargets(trx, rows) };
+      return { events: first.events, deliveries: first.deliveries, claimed: await withTargets(trx, rows) };
     });
   },
 

@@ -1,14 +1,12 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../../platform/db/schema.js';
-import type { DeliveryStatus } from '../../platform/db/schema.webhooks.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
 export interface AttemptRecord {
   deliveryId: string;
-  endpointId: string;
   claimToken: string;
-  status: DeliveryStatus;
+  /** Set when the delivery is due again; a failure without it gives up. */
   nextAttemptAt: Date | null;
   attemptedAt: Date;
   succeeded: boolean;
@@ -47,12 +45,13 @@ export const outcomesRepo = {
     const hcol = <T>(f: (c: HealthChange) => T) => health.map(f);
     const result = await sql<{ id: string; failing_since: Date | null }>`
       WITH r AS (
-        SELECT * FROM unnest(
-          ${col((r) => r.deliveryId)}::text[], ${col((r) => r.endpointId)}::text[], ${col((r) => r.claimToken)}::text[],
-          ${col((r) => r.status)}::text[], ${col((r) => isoOrNull(r.nextAttemptAt))}::timestamptz[],
+        -- The status follows from the rest: succeeded, due again (next_attempt_at), or given up.
+        SELECT *, CASE WHEN succeeded THEN 'SUCCEEDED' WHEN next_attempt_at IS NOT NULL THEN 'PENDING' ELSE 'FAILED' END AS status
+        FROM unnest(
+          ${col((r) => r.deliveryId)}::text[], ${col((r) => r.claimToken)}::text[], ${col((r) => isoOrNull(r.nextAttemptAt))}::timestamptz[],
           ${col((r) => r.attemptedAt.toISOString())}::timestamptz[], ${col((r) => r.succeeded)}::boolean[],
           ${col((r) => r.statusCode)}::int[], ${col((r) => r.latencyMs)}::int[], ${col((r) => r.error)}::text[]
-        ) AS r(delivery_id, endpoint_id, claim_token, status, next_attempt_at, attempted_at, succeeded, status_code, latency_ms, error)
+        ) AS r(delivery_id, claim_token, next_attempt_at, attempted_at, succeeded, status_code, latency_ms, error)
       ), upd AS (
         UPDATE webhook_deliveries d
         SET status = r.status, attempts = d.attempts + 1, next_attempt_at = r.next_attempt_at, claim_token = NULL,
@@ -63,7 +62,7 @@ export const outcomesRepo = {
         RETURNING d.id
       ), logged AS (
         INSERT INTO webhook_attempts (delivery_id, endpoint_id, attempted_at, succeeded, status_code, latency_ms, error)
-        SELECT r.delivery_id, r.endpoint_id, r.attempted_at, r.succeeded, r.status_code, r.latency_ms, r.error
+        SELECT r.delivery_id, d.endpoint_id, r.attempted_at, r.succeeded, r.status_code, r.latency_ms, r.error
         FROM r JOIN webhook_deliveries d ON d.id = r.delivery_id
         WHERE NOT r.succeeded OR r.delivery_id NOT IN (SELECT id FROM upd)
         RETURNING 1
