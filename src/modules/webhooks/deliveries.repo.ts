@@ -2,7 +2,7 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import { pageWithTotal } from '../../platform/db/pagination.js';
 import type { Database, WebhookDeliveryRow } from '../../platform/db/schema.js';
 import type { DeliveryStatus } from '../../platform/db/schema.webhooks.js';
-import { withTargets, type ClaimedDelivery } from './dispatch.repo.js';
+import { isoText, withTargets, type ClaimedDelivery } from './dispatch.repo.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -115,7 +115,8 @@ export const deliveriesRepo = {
       })
       .execute();
     const result = await sql<Omit<ClaimedDelivery, 'endpoint'>>`
-      SELECT id, endpoint_id, event_id, event_type, event_created_at, attempts, max_attempts, payload::text AS data_text
+      SELECT id, endpoint_id, event_id, event_type, ${isoText('event_created_at')} AS event_created_at_iso, attempts, max_attempts,
+             payload::text AS data_text
       FROM webhook_deliveries WHERE id = ${row.id}`.execute(db);
     const [claimed] = await withTargets(db, result.rows);
     return claimed!;

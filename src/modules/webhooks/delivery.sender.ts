@@ -28,7 +28,7 @@ export class DeliverySender {
   async send(delivery: ClaimedDelivery, attemptedAt: Date): Promise<AttemptResult> {
     const endpoint = delivery.endpoint;
     const body = Buffer.from(
-      `{"id":${JSON.stringify(delivery.event_id)},"type":${JSON.stringify(delivery.event_type)},"createdAt":"${delivery.event_created_at.toISOString()}","data":${delivery.data_text}}`,
+      `{"id":${JSON.stringify(delivery.event_id)},"type":${JSON.stringify(delivery.event_type)},"createdAt":"${delivery.event_created_at_iso}","data":${delivery.data_text}}`,
     );
     const signed = this.signerFor(endpoint)(delivery.event_id, Math.floor(attemptedAt.getTime() / 1000), body);
     // The partner's own headers first, so none of them can replace a signature.

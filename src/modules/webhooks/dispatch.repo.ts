@@ -21,7 +21,8 @@ export interface ClaimedDelivery {
   endpoint_id: string;
   event_id: string;
   event_type: string;
-  event_created_at: Date;
+  /** The event's createdAt as the body carries it (toISOString's form). */
+  event_created_at_iso: string;
   attempts: number;
   max_attempts: number;
   /** The event's data exactly as stored (jsonb text), spliced into the body unparsed. */
@@ -44,6 +45,12 @@ export interface ClaimArgs {
 type ClaimedRow = Omit<ClaimedDelivery, 'endpoint'>;
 
 const FANOUT_LOCK = sql`hashtext('almoner.webhook_fanout')`;
+
+/**
+ * A timestamp column as Date.prototype.toISOString() writes it, formatted by the database: the body
+ * needs the text, and parsing each delivery's timestamp into a Date to print it again is wasted work.
+ */
+export const isoText = (column: string) => sql`to_char(${sql.ref(column)} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /**
  * Plans the queue's statements as what they are: a few rows found by key or walked in index order.
@@ -113,9 +120,10 @@ export const dispatchRepo = {
           SELECT (SELECT count(*) FROM ev)::int AS events, (SELECT count(*) FROM ins)::int AS deliveries, (SELECT count(*) FROM moved) AS moved
         )
         -- One row for the counts even when nothing was claimed, then one per claimed delivery.
-        SELECT counts.events, counts.deliveries, mine.id, mine.endpoint_id, mine.event_id, mine.event_type, mine.event_created_at, mine.data_text
+        SELECT counts.events, counts.deliveries, mine.id, mine.endpoint_id, mine.event_id, mine.event_type, mine.event_created_at_iso, mine.data_text
         FROM counts LEFT JOIN (
-          SELECT ins.id, ins.endpoint_id, ins.event_id, ev.type AS event_type, ev.created_at AS event_created_at, ev.data::text AS data_text,
+          SELECT ins.id, ins.endpoint_id, ins.event_id, ev.type AS event_type, ${isoText('ev.created_at')} AS event_created_at_iso,
+                 ev.data::text AS data_text,
                  ev.xid, ev.seq
           FROM ins JOIN ev ON ev.seq = ins.outbox_seq
           WHERE ins.claim_token IS NOT NULL
@@ -129,7 +137,7 @@ export const dispatchRepo = {
           endpoint_id: r.endpoint_id,
           event_id: r.event_id,
           event_type: r.event_type,
-          event_created_at: r.event_created_at,
+          event_created_at_iso: r.event_created_at_iso,
           attempts: 0,
           max_attempts: args.maxAttempts,
           data_text: r.data_text,
@@ -180,7 +188,7 @@ async function claimRows(db: Db, args: ClaimArgs & { limit: number }): Promise<C
       FROM picked WHERE d.id = picked.id
       RETURNING d.id, d.endpoint_id, d.event_id, d.event_type, d.event_created_at, d.attempts, d.max_attempts, d.outbox_seq, d.payload
     )
-    SELECT c.id, c.endpoint_id, c.event_id, c.event_type, c.event_created_at, c.attempts, c.max_attempts,
+    SELECT c.id, c.endpoint_id, c.event_id, c.event_type, ${isoText('c.event_created_at')} AS event_created_at_iso, c.attempts, c.max_attempts,
            coalesce(c.payload, o.data)::text AS data_text
     FROM claimed c
     LEFT JOIN outbox_events o ON o.seq = c.outbox_seq`.execute(db);
