@@ -169,6 +169,81 @@ describe('accepted input', () => {
     assert.deepEqual(action.metadata, { orderId: '98765' });
     assert.equal(action.tokenPoolId, pool.id);
   });
+
+  test('a split action: its stored stakeholders, credits, postings, wallets and events agree to the unit, in order', async () => {
+    const { p, pool } = await funded(15n);
+    const db = ctx.services.db;
+    // 10 USD -> 10 tokens = 1000 units split evenly three ways: 334, 333, 333 (the earlier gets the remainder).
+    const r = await ok(await submit(p.sk, purchase('split_1', '10', ['alice', 'bob', 'carol'])));
+    const failed = await submit(p.sk, purchase('split_2', '10', ['alice']));
+    assert.equal(failed.statusCode, 402, failed.body);
+    const failedId = (failed.json() as Json).actionId;
+
+    const action = await ok(await get(p.sk, `/v1/partner/actions/${r.actionId}`));
+    assert.deepEqual(
+      action.stakeholders.map((s: Json) => [s.partnerUserId, s.tokens, s.transactionId]),
+      [['alice', 3.34, r.transactionIds[0]], ['bob', 3.33, r.transactionIds[1]], ['carol', 3.33, r.transactionIds[2]]],
+    );
+    const credits = await db.selectFrom('token_transactions').selectAll().where('action_id', '=', r.actionId).orderBy('external_user_id').execute();
+    assert.deepEqual(
+      credits.map((c) => [c.id, c.external_user_id, BigInt(c.amount), BigInt(c.remaining), c.type, c.status, c.token_pool_id, c.stakeholder_type_code]),
+      [
+        [r.transactionIds[0], 'alice', 334n, 334n, 'CREDIT', 'COMPLETED', pool.id, 'CUSTOMER'],
+        [r.transactionIds[1], 'bob', 333n, 333n, 'CREDIT', 'COMPLETED', pool.id, 'CUSTOMER'],
+        [r.transactionIds[2], 'carol', 333n, 333n, 'CREDIT', 'COMPLETED', pool.id, 'CUSTOMER'],
+      ],
+    );
+    const txId = credits[0]!.ledger_transaction_id;
+    assert.ok(credits.every((c) => c.ledger_transaction_id === txId));
+    const ledgerTx = await db.selectFrom('ledger_transactions').selectAll().where('id', '=', txId).executeTakeFirstOrThrow();
+    assert.equal(ledgerTx.reference, r.actionId);
+    const postings = await db.selectFrom('ledger_postings').selectAll().where('transaction_id', '=', txId).orderBy('id').execute();
+    assert.deepEqual(
+      postings.map((x) => [x.account_id, BigInt(x.amount)]),
+      [[`pool:${pool.id}`, -1000n], ...credits.map((c) => [`wallet:${c.user_id}`, BigInt(c.amount)])],
+    );
+    for (const c of credits) {
+      const wallet = await db.selectFrom('ledger_accounts').selectAll().where('id', '=', `wallet:${c.user_id}`).executeTakeFirstOrThrow();
+      assert.equal(BigInt(wallet.balance), BigInt(c.amount));
+    }
+
+    const events = (await outboxEvents(db, p.partnerId)).filter((e) => e.type.startsWith('action.') || e.type.startsWith('transaction.'));
+    assert.deepEqual(
+      events.map((e) => [e.type, e.data]),
+      [
+        ...credits.map((c) => ['transaction.completed', { transactionId: c.id, actionId: r.actionId, externalUserId: c.external_user_id, amount: Number(c.amount) / 100, type: 'CREDIT' }]),
+        [
+          'action.completed',
+          {
+            actionId: r.actionId,
+            idempotencyKey: 'split_1',
+            actionType: 'PURCHASE',
+            status: 'COMPLETED',
+            tokensDistributed: 10,
+            transactionIds: r.transactionIds,
+            stakeholders: [
+              { stakeholderTypeCode: 'CUSTOMER', partnerUserId: 'alice', tokens: 3.34 },
+              { stakeholderTypeCode: 'CUSTOMER', partnerUserId: 'bob', tokens: 3.33 },
+              { stakeholderTypeCode: 'CUSTOMER', partnerUserId: 'carol', tokens: 3.33 },
+            ],
+          },
+        ],
+        [
+          'action.failed',
+          {
+            actionId: failedId,
+            idempotencyKey: 'split_2',
+            actionType: 'PURCHASE',
+            status: 'FAILED',
+            errorCode: 'INSUFFICIENT_POOL',
+            errorMessage: (failed.json() as Json).message,
+          },
+        ],
+      ],
+    );
+    assert.ok(events.every((e) => /^evt_[0-9a-f]{24}$/.test(e.id)), 'event ids keep their form');
+    assert.equal(new Set(events.map((e) => e.id)).size, events.length);
+  });
 });
 
 describe('idempotency', () => {

@@ -1,7 +1,11 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { randomBytes } from 'node:crypto';
+import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import type { Database, StoredStakeholder } from '../../platform/db/schema.js';
 import type { BatchSnapshot, BatchWrites, HotState } from './actions.decide.js';
 import type { CampaignRow, Scope } from './actions.repo.js';
+import { accountIds } from '../ledger/index.js';
+import { TOKEN_SCALE } from './distribution.js';
+import { pgPoolOf } from '../../platform/db/postgres.js';
 import type { PoolWithBalance } from './pools.repo.js';
 
 /**
@@ -137,127 +141,205 @@ export const batchRepo = {
    * against still holds: every idempotency key still free, each pool account at the balance it was
    * decided against (and not below zero after), each campaign, pool and spend row at the version it
    * was read at. If anything moved, rewards_batch_guard() raises a serialization failure and nothing
-   * of the batch is written. Outside a transaction this statement is the whole transaction: decided
-   * on an unlocked read, a batch costs two round trips and holds its row locks only while it writes.
+   * of the batch is written. Outside a transaction this statement is the whole transaction: a batch
+   * decided on remembered or unlocked state costs one round trip and holds its row locks only while
+   * it writes. Returns the new row versions of the campaigns it spent on.
    */
   async write(db: Db, scope: Scope, input: BatchWrites, now: Date, checks: WriteChecks = {}): Promise<Map<string, string>> {
-    const a = input.rows;
-    const postings = input.ledger.flatMap((t) => t.postings.map((p) => ({ ...p, txId: t.id })));
     const at = now.toISOString();
     const s = (v: bigint) => v.toString();
+    // Rows travel as one JSON array per kind (bigints as strings), read back by json_to_recordset:
+    // one string each instead of one array per column, which pg escaped element by element. Only
+    // the actions and their stakeholders are sent; credits, postings, wallet totals, the ledger
+    // transactions and the events are derived from them here.
+    const rows = (list: object[]) => JSON.stringify(list);
+    const eventIds = randomBytes(12 * input.actions.reduce((n, d) => n + 1 + d.row.stakeholders.filter((h) => h.transactionId).length, 0)).toString('hex');
+    let nextEvent = 0;
+    const eventId = () => `evt_${eventIds.slice(24 * nextEvent, 24 * ++nextEvent)}`;
+    const stakeholders: object[] = [];
+    const actions = rows(
+      input.actions.map(({ row: r, poolAccount, availableAt, expiresAt }, n) => {
+        r.stakeholders.forEach((h, o) =>
+          stakeholders.push({
+            n,
+            o,
+            code: h.stakeholderTypeCode,
+            ext: h.partnerUserId,
+            uid: h.userId,
+            units: h.units,
+            credit: h.transactionId,
+            evt: h.transactionId ? eventId() : null,
+            wallet: h.transactionId ? accountIds.wallet(h.userId!) : null,
+          }),
+        );
+        return {
+          n,
+          id: r.id,
+          key: r.idempotency_key,
+          hash: r.request_hash,
+          type: r.action_type,
+          amount: s(r.amount_minor),
+          currency: r.currency,
+          status: r.status,
+          campaign: r.campaign_id,
+          pool: r.token_pool_id,
+          pool_account: poolAccount,
+          tokens: s(r.tokens_distributed),
+          ledger_tx: r.ledger_transaction_id,
+          metadata: r.metadata,
+          fcode: r.failure_code,
+          fmsg: r.failure_message,
+          available_at: availableAt?.toISOString() ?? null,
+          expires_at: expiresAt?.toISOString() ?? null,
+          evt: eventId(),
+        };
+      }),
+    );
+    const moved = input.poolDeltas.filter((p) => p.delta !== 0n);
+    const unmoved = input.poolDeltas.filter((p) => p.delta === 0n);
     const spent = input.campaigns.filter((c) => c.units > 0n);
     const unspent = input.campaigns.filter((c) => c.units === 0n);
     const spendUpdates = input.userSpend.filter((u) => u.expected !== null);
     const spendInserts = input.userSpend.filter((u) => u.expected === null);
-    const moved = input.poolDeltas.filter((p) => p.delta !== 0n);
-    const unmoved = input.poolDeltas.filter((p) => p.delta === 0n);
     const running = checks.running;
-    const r = await sql<{ versions: { id: string; version: string }[] | null }>`
-      WITH ins_actions AS (
+    const tokens = (units: RawBuilder<unknown>) => sql`to_jsonb(trim_scale(${units}::numeric / ${s(TOKEN_SCALE)}::numeric))`;
+    const query = sql<{ versions: { id: string; version: string }[] | null }>`
+      WITH a AS MATERIALIZED (
+        SELECT * FROM json_to_recordset(${actions}::json)
+          AS a(n int, id text, key text, hash text, type text, amount bigint, currency text, status text, campaign text, pool text,
+               pool_account text, tokens bigint, ledger_tx text, metadata jsonb, fcode text, fmsg text,
+               available_at timestamptz, expires_at timestamptz, evt text)
+      ), h AS MATERIALIZED (
+        SELECT * FROM json_to_recordset(${rows(stakeholders)}::json)
+          AS h(n int, o int, code text, ext text, uid text, units bigint, credit text, evt text, wallet text)
+      ), per_action AS MATERIALIZED (
+        -- Each action's stakeholders as stored, as its action.completed event shows them, and its credits.
+        SELECT h.n,
+               jsonb_agg(jsonb_build_object('stakeholderTypeCode', h.code, 'partnerUserId', h.ext, 'userId', h.uid,
+                                            'units', h.units::text, 'transactionId', h.credit) ORDER BY h.o) AS stored,
+               jsonb_agg(jsonb_build_object('stakeholderTypeCode', h.code, 'partnerUserId', h.ext, 'tokens', ${tokens(sql`h.units`)}) ORDER BY h.o) AS shown,
+               coalesce(jsonb_agg(h.credit ORDER BY h.o) FILTER (WHERE h.credit IS NOT NULL), '[]'::jsonb) AS credit_ids
+          FROM h GROUP BY h.n
+      ), credit AS MATERIALIZED (
+        SELECT h.*, a.id AS action_id, a.ledger_tx, a.pool, a.campaign, a.available_at, a.expires_at
+          FROM h JOIN a ON a.n = h.n WHERE h.credit IS NOT NULL
+      ), ins_actions AS (
         INSERT INTO actions (id, partner_id, environment, idempotency_key, request_hash, action_type, amount_minor, currency,
                              status, campaign_id, token_pool_id, tokens_distributed, stakeholders, ledger_transaction_id,
                              metadata, failure_code, failure_message, created_at)
-        SELECT x.id, ${scope.partnerId}, ${scope.environment}, x.key, x.hash, x.type, x.amount, x.currency, x.status, x.campaign,
-               x.pool, x.tokens, x.stakeholders, x.ledger_tx, x.metadata, x.fcode, x.fmsg, ${at}::timestamptz
-          FROM unnest(${a.map((r) => r.id)}::text[], ${a.map((r) => r.idempotency_key)}::text[], ${a.map((r) => r.request_hash)}::text[],
-                      ${a.map((r) => r.action_type)}::text[], ${a.map((r) => s(r.amount_minor))}::bigint[], ${a.map((r) => r.currency)}::text[],
-                      ${a.map((r) => r.status)}::text[], ${a.map((r) => r.campaign_id)}::text[], ${a.map((r) => r.token_pool_id)}::text[],
-                      ${a.map((r) => s(r.tokens_distributed))}::bigint[], ${a.map((r) => JSON.stringify(r.stakeholders))}::jsonb[],
-                      ${a.map((r) => r.ledger_transaction_id)}::text[], ${a.map((r) => JSON.stringify(r.metadata))}::jsonb[],
-                      ${a.map((r) => r.failure_code)}::text[], ${a.map((r) => r.failure_message)}::text[])
-               AS x(id, key, hash, type, amount, currency, status, campaign, pool, tokens, stakeholders, ledger_tx, metadata, fcode, fmsg)
+        SELECT a.id, ${scope.partnerId}, ${scope.environment}, a.key, a.hash, a.type, a.amount, a.currency, a.status, a.campaign,
+               a.pool, a.tokens, coalesce(x.stored, '[]'::jsonb), a.ledger_tx, a.metadata, a.fcode, a.fmsg, ${at}::timestamptz
+          FROM a LEFT JOIN per_action x ON x.n = a.n
         ON CONFLICT (partner_id, environment, idempotency_key) DO NOTHING
         RETURNING 1
       ), upd_pools AS (
         UPDATE ledger_accounts acc
            SET balance = acc.balance + d.delta, debits_total = acc.debits_total - d.delta
-          FROM unnest(${moved.map((p) => p.accountId)}::text[], ${moved.map((p) => s(p.delta))}::bigint[],
-                      ${moved.map((p) => s(p.expected))}::bigint[]) AS d(id, delta, expected)
-         WHERE acc.id = d.id AND acc.balance = d.expected AND acc.balance + d.delta >= 0
+          FROM json_to_recordset(${rows(moved.map((p) => ({ id: p.accountId, delta: s(p.delta), expected: s(p.expected) })))}::json)
+               AS d(id text, delta bigint, expected bigint)
+         WHERE acc.id = ANY(${moved.map((p) => p.accountId)}::text[]) AND acc.id = d.id AND acc.balance = d.expected AND acc.balance + d.delta >= 0
         RETURNING 1
       ), ups_wallets AS (
+        -- In account id order (as every writer locks accounts), so concurrent writers cannot deadlock.
         INSERT INTO ledger_accounts (id, partner_id, environment, kind, asset, balance, credits_total, debits_total)
-        SELECT w.id, ${scope.partnerId}, ${scope.environment}, 'WALLET', 'SIR', w.amount, w.amount, 0
-          FROM unnest(${input.walletCredits.map((w) => w.accountId)}::text[], ${input.walletCredits.map((w) => s(w.amount))}::bigint[]) AS w(id, amount)
+        SELECT c.wallet, ${scope.partnerId}, ${scope.environment}, 'WALLET', 'SIR', sum(c.units), sum(c.units), 0
+          FROM credit c GROUP BY c.wallet ORDER BY c.wallet COLLATE "C"
         ON CONFLICT (id) DO UPDATE
           SET balance = ledger_accounts.balance + excluded.balance, credits_total = ledger_accounts.credits_total + excluded.credits_total
         RETURNING 1
       ), ins_ledger AS (
         INSERT INTO ledger_transactions (id, partner_id, environment, kind, reference, created_at)
-        SELECT t.id, ${scope.partnerId}, ${scope.environment}, 'REWARD', t.ref, ${at}::timestamptz
-          FROM unnest(${input.ledger.map((t) => t.id)}::text[], ${input.ledger.map((t) => t.reference)}::text[]) AS t(id, ref)
+        SELECT a.ledger_tx, ${scope.partnerId}, ${scope.environment}, 'REWARD', a.id, ${at}::timestamptz FROM a WHERE a.ledger_tx IS NOT NULL
         RETURNING 1
       ), ins_postings AS (
+        -- Per action: the pool pays what its credits add up to (checked in decideBatch), then each wallet.
         INSERT INTO ledger_postings (transaction_id, account_id, asset, amount, created_at)
         SELECT p.tx, p.account, 'SIR', p.amount, ${at}::timestamptz
-          FROM unnest(${postings.map((p) => p.txId)}::text[], ${postings.map((p) => p.accountId)}::text[], ${postings.map((p) => s(p.amount))}::bigint[])
-               AS p(tx, account, amount)
+          FROM (SELECT a.ledger_tx AS tx, a.pool_account AS account, -a.tokens AS amount, a.n, -1 AS o FROM a WHERE a.ledger_tx IS NOT NULL
+                UNION ALL
+                SELECT c.ledger_tx, c.wallet, c.units, c.n, c.o FROM credit c) p
+         ORDER BY p.n, p.o
         RETURNING 1
       ), ins_credits AS (
         INSERT INTO token_transactions (id, partner_id, environment, user_id, external_user_id, action_id, stakeholder_type_code,
                                         type, amount, remaining, available_at, expires_at, status, token_pool_id, campaign_id,
                                         ledger_transaction_id, created_at)
-        SELECT c.id, ${scope.partnerId}, ${scope.environment}, c.user_id, c.ext, c.action_id, c.code, 'CREDIT', c.amount, c.amount,
+        SELECT c.credit, ${scope.partnerId}, ${scope.environment}, c.uid, c.ext, c.action_id, c.code, 'CREDIT', c.units, c.units,
                c.available_at, c.expires_at, 'COMPLETED', c.pool, c.campaign, c.ledger_tx, ${at}::timestamptz
-          FROM unnest(${input.credits.map((c) => c.id)}::text[], ${input.credits.map((c) => c.user_id)}::text[],
-                      ${input.credits.map((c) => c.external_user_id)}::text[], ${input.credits.map((c) => c.action_id)}::text[],
-                      ${input.credits.map((c) => c.stakeholder_type_code)}::text[], ${input.credits.map((c) => s(c.amount))}::bigint[],
-                      ${input.credits.map((c) => c.available_at.toISOString())}::timestamptz[],
-                      ${input.credits.map((c) => c.expires_at?.toISOString() ?? null)}::timestamptz[],
-                      ${input.credits.map((c) => c.token_pool_id)}::text[], ${input.credits.map((c) => c.campaign_id)}::text[],
-                      ${input.credits.map((c) => c.ledger_transaction_id)}::text[])
-               AS c(id, user_id, ext, action_id, code, amount, available_at, expires_at, pool, campaign, ledger_tx)
+          FROM credit c ORDER BY c.n, c.o
         RETURNING 1
       ), upd_campaigns AS (
         UPDATE campaigns c SET budget_spent = c.budget_spent + x.units, updated_at = ${at}::timestamptz
-          FROM unnest(${spent.map((c) => c.id)}::text[], ${spent.map((c) => s(c.units))}::bigint[], ${spent.map((c) => c.version)}::text[]) AS x(id, units, version)
-         WHERE c.id = x.id AND c.xmin::text = x.version
+          FROM json_to_recordset(${rows(spent.map((c) => ({ id: c.id, units: s(c.units), version: c.version })))}::json) AS x(id text, units bigint, version text)
+         WHERE c.id = ANY(${spent.map((c) => c.id)}::text[]) AND c.id = x.id AND c.xmin::text = x.version
         RETURNING c.id, c.xmin::text AS version
       ), upd_spend AS (
         UPDATE campaign_user_spend sp SET spent = sp.spent + x.units
-          FROM unnest(${spendUpdates.map((u) => u.campaignId)}::text[], ${spendUpdates.map((u) => u.userId)}::text[],
-                      ${spendUpdates.map((u) => s(u.units))}::bigint[], ${spendUpdates.map((u) => s(u.expected!))}::bigint[]) AS x(campaign_id, user_id, units, expected)
-         WHERE sp.campaign_id = x.campaign_id AND sp.user_id = x.user_id AND sp.spent = x.expected
+          FROM json_to_recordset(${rows(spendUpdates.map((u) => ({ campaign_id: u.campaignId, user_id: u.userId, units: s(u.units), expected: s(u.expected!) })))}::json)
+               AS x(campaign_id text, user_id text, units bigint, expected bigint)
+         WHERE sp.campaign_id = ANY(${spendUpdates.map((u) => u.campaignId)}::text[]) AND sp.user_id = ANY(${spendUpdates.map((u) => u.userId)}::text[])
+           AND sp.campaign_id = x.campaign_id AND sp.user_id = x.user_id AND sp.spent = x.expected
         RETURNING 1
       ), ins_spend AS (
         INSERT INTO campaign_user_spend (campaign_id, user_id, spent)
-        SELECT * FROM unnest(${spendInserts.map((u) => u.campaignId)}::text[], ${spendInserts.map((u) => u.userId)}::text[],
-                             ${spendInserts.map((u) => s(u.units))}::bigint[])
+        SELECT x.campaign_id, x.user_id, x.units
+          FROM json_to_recordset(${rows(spendInserts.map((u) => ({ campaign_id: u.campaignId, user_id: u.userId, units: s(u.units) })))}::json)
+               AS x(campaign_id text, user_id text, units bigint)
         ON CONFLICT (campaign_id, user_id) DO NOTHING
         RETURNING 1
       ), ins_events AS (
+        -- Each credit's transaction.completed, then its action's action.completed (or action.failed),
+        -- action by action in arrival order.
         INSERT INTO outbox_events (id, partner_id, environment, type, data, created_at)
         SELECT e.id, ${scope.partnerId}, ${scope.environment}, e.type, e.data, ${at}::timestamptz
-          FROM unnest(${input.events.map((e) => e.id)}::text[], ${input.events.map((e) => e.type)}::text[],
-                      ${input.events.map((e) => JSON.stringify(e.data))}::jsonb[]) AS e(id, type, data)
+          FROM (SELECT c.evt AS id, 'transaction.completed' AS type, c.n, c.o,
+                       jsonb_build_object('transactionId', c.credit, 'actionId', c.action_id, 'externalUserId', c.ext,
+                                          'amount', ${tokens(sql`c.units`)}, 'type', 'CREDIT') AS data
+                  FROM credit c
+                UNION ALL
+                SELECT a.evt, 'action.completed', a.n, 2147483647,
+                       jsonb_build_object('actionId', a.id, 'idempotencyKey', a.key, 'actionType', a.type, 'status', 'COMPLETED',
+                                          'tokensDistributed', ${tokens(sql`a.tokens`)},
+                                          'transactionIds', coalesce(x.credit_ids, '[]'::jsonb), 'stakeholders', coalesce(x.shown, '[]'::jsonb))
+                  FROM a LEFT JOIN per_action x ON x.n = a.n WHERE a.status = 'COMPLETED'
+                UNION ALL
+                SELECT a.evt, 'action.failed', a.n, 2147483647,
+                       jsonb_build_object('actionId', a.id, 'idempotencyKey', a.key, 'actionType', a.type, 'status', 'FAILED',
+                                          'errorCode', a.fcode, 'errorMessage', a.fmsg)
+                  FROM a WHERE a.status = 'FAILED') e
+         ORDER BY e.n, e.o
         RETURNING 1
       )
       SELECT
         rewards_batch_guard(
           (SELECT count(*) FROM upd_campaigns) = ${spent.length}
           AND (SELECT count(*) FROM campaigns c
-                 JOIN unnest(${unspent.map((c) => c.id)}::text[], ${unspent.map((c) => c.version)}::text[]) AS x(id, version)
-                   ON c.id = x.id AND c.xmin::text = x.version) = ${unspent.length},
+                 JOIN json_to_recordset(${rows(unspent.map((c) => ({ id: c.id, version: c.version })))}::json) AS x(id text, version text)
+                   ON c.id = x.id AND c.xmin::text = x.version
+                WHERE c.id = ANY(${unspent.map((c) => c.id)}::text[])) = ${unspent.length},
           'a campaign changed'),
         rewards_batch_guard(
           (SELECT count(*) FROM upd_pools) = ${moved.length}
           AND (SELECT count(*) FROM ledger_accounts acc
-                 JOIN unnest(${unmoved.map((p) => p.accountId)}::text[], ${unmoved.map((p) => s(p.expected))}::bigint[]) AS x(id, expected)
-                   ON acc.id = x.id AND acc.balance = x.expected) = ${unmoved.length},
+                 JOIN json_to_recordset(${rows(unmoved.map((p) => ({ id: p.accountId, expected: s(p.expected) })))}::json) AS x(id text, expected bigint)
+                   ON acc.id = x.id AND acc.balance = x.expected
+                WHERE acc.id = ANY(${unmoved.map((p) => p.accountId)}::text[])) = ${unmoved.length},
           'a pool balance moved'),
         rewards_batch_guard((SELECT count(*) FROM upd_spend) + (SELECT count(*) FROM ins_spend) = ${input.userSpend.length}, 'a per-user spend moved'),
         rewards_batch_guard(
           (SELECT count(*) FROM token_pools p
-             JOIN unnest(${input.poolVersions.map((p) => p.id)}::text[], ${input.poolVersions.map((p) => p.version)}::text[]) AS x(id, version)
-               ON p.id = x.id AND p.xmin::text = x.version) = ${input.poolVersions.length},
+             JOIN json_to_recordset(${rows(input.poolVersions)}::json) AS x(id text, version text)
+               ON p.id = x.id AND p.xmin::text = x.version
+            WHERE p.id = ANY(${input.poolVersions.map((p) => p.id)}::text[])) = ${input.poolVersions.length},
           'a pool changed'),
         rewards_batch_guard(${running === undefined} OR (
           (SELECT count(*) FROM campaigns c
             WHERE c.partner_id = ${scope.partnerId} AND c.environment = ${scope.environment} AND c.status = 'ACTIVE' AND c.archived_at IS NULL) = ${running?.length ?? 0}
           AND (SELECT count(*) FROM campaigns c
-                 JOIN unnest(${(running ?? []).map((c) => c.id)}::text[], ${(running ?? []).map((c) => c.version)}::text[]) AS x(id, version)
+                 JOIN json_to_recordset(${rows(running ?? [])}::json) AS x(id text, version text)
                    ON c.id = x.id AND c.xmin::text = x.version
-                WHERE c.status = 'ACTIVE' AND c.archived_at IS NULL) = ${running?.length ?? 0}),
+                WHERE c.id = ANY(${(running ?? []).map((c) => c.id)}::text[]) AND c.partner_id = ${scope.partnerId} AND c.environment = ${scope.environment}
+                  AND c.status = 'ACTIVE' AND c.archived_at IS NULL) = ${running?.length ?? 0}),
           'the running campaigns changed'),
         rewards_batch_guard(${checks.defaultPoolId === undefined} OR (
           SELECT p.id FROM token_pools p
@@ -265,10 +347,23 @@ export const batchRepo = {
              AND p.status IN ('ACTIVE', 'DEPLETED') AND (p.expires_at IS NULL OR p.expires_at > ${at}::timestamptz)
            ORDER BY p.created_at, p.id LIMIT 1) IS NOT DISTINCT FROM ${checks.defaultPoolId ?? null}::text,
           'the default pool changed'),
-        rewards_batch_guard((SELECT count(*) FROM ins_actions) = ${a.length}, 'an idempotency key was claimed concurrently'),
+        rewards_batch_guard((SELECT count(*) FROM ins_actions) = ${input.actions.length}, 'an idempotency key was claimed concurrently'),
         (SELECT count(*) FROM ups_wallets) + (SELECT count(*) FROM ins_ledger) + (SELECT count(*) FROM ins_postings)
           + (SELECT count(*) FROM ins_credits) + (SELECT count(*) FROM ins_events) AS rows,
-        (SELECT json_agg(json_build_object('id', id, 'version', version)) FROM upd_campaigns) AS versions`.execute(db);
-    return new Map((r.rows[0]!.versions ?? []).map((v) => [v.id, v.version]));
+        (SELECT json_agg(json_build_object('id', id, 'version', version)) FROM upd_campaigns) AS versions`;
+    const pool = db.isTransaction ? undefined : pgPoolOf(db as Kysely<Database>);
+    let versions: { id: string; version: string }[] | null;
+    if (pool) {
+      // Outside a transaction the statement runs as a named prepared statement, so PostgreSQL parses
+      // and plans it once per connection rather than for every batch (planning alone cost about as
+      // much as executing). The generic plan it settles on reaches every table through an index
+      // (the = ANY conditions above), whatever the table statistics say.
+      const compiled = query.compile(db);
+      const res = await pool.query<{ versions: { id: string; version: string }[] | null }>({ name: 'rewards_batch_write', text: compiled.sql, values: [...compiled.parameters] });
+      versions = res.rows[0]!.versions;
+    } else {
+      versions = (await query.execute(db)).rows[0]!.versions;
+    }
+    return new Map((versions ?? []).map((v) => [v.id, v.version]));
   },
 };

@@ -94,7 +94,7 @@ export class SubmitBatches {
     });
     const plan = planBatch(actions, { existing: [], users, campaigns, defaultPoolId: state.defaultPoolId }, now);
     if (plan.toCreate.size === 0) {
-      const writes = decideBatch(scope, plan, { campaigns, pools: [...state.pools.values()], spend }, now);
+      const writes = decideBatch(plan, { campaigns, pools: [...state.pools.values()], spend }, now);
       const quiet = [...writes.poolsAfter].every(([id, after]) => {
         const pool = state.pools.get(id)!;
         return after === pool.balance || !poolReactsTo(pool, after);
@@ -105,7 +105,7 @@ export class SubmitBatches {
         try {
           const versions = await batchRepo.write(this.db, scope, writes, now, checks);
           this.advance(state, writes, versions, now);
-          return batchOutcomes(actions, plan, writes.rows);
+          return batchOutcomes(actions, plan, writes.actions.map((d) => d.row));
         } catch (err) {
           if (!lostRace(err)) throw err;
         }
@@ -159,7 +159,7 @@ async function submitLocked(trx: Transaction<Database>, scope: Scope, actions: N
   }
   const deps = batchDependencies(plan);
   const locked = await batchRepo.lock(trx, deps.campaignIds, deps.poolIds, deps.capped, [...plan.userIds.values()]);
-  const writes = decideBatch(scope, plan, locked, now);
+  const writes = decideBatch(plan, locked, now);
   await batchRepo.write(trx, scope, writes, now);
   const followUps: OutboxEvent[] = [];
   for (const pool of locked.pools) {
@@ -168,5 +168,5 @@ async function submitLocked(trx: Transaction<Database>, scope: Scope, actions: N
   }
   // Pool alerts and refills are rare; their events follow in their own statement.
   await writeEvents(trx, followUps);
-  return batchOutcomes(actions, plan, writes.rows);
+  return batchOutcomes(actions, plan, writes.actions.map((d) => d.row));
 }

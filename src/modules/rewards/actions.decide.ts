@@ -1,12 +1,10 @@
 import { objectId } from '../../platform/crypto/ids.js';
-import type { Environment, StoredStakeholder } from '../../platform/db/schema.js';
+import type { StoredStakeholder } from '../../platform/db/schema.js';
 import { AppError } from '../../platform/errors.js';
-import { newEvent, type OutboxEvent } from '../../platform/outbox/outbox.js';
-import { accountIds, assertBalanced, TOKEN_ASSET, type NewLedgerTransaction } from '../ledger/index.js';
-import { formatTokens } from './distribution.js';
+import { accountIds, assertBalanced, TOKEN_ASSET } from '../ledger/index.js';
 import { applyPerUserCap, campaignRule, judge, planReward, type CampaignRule, type PoolState } from './actions.engine.js';
 import type { NormalizedAction } from './actions.input.js';
-import type { CampaignRow, NewActionRow, NewCreditRow, Scope } from './actions.repo.js';
+import type { CampaignRow, NewActionRow } from './actions.repo.js';
 import type { ExistingAction } from './actions.batch.repo.js';
 import { campaignForAction } from './campaign-pick.js';
 import { actionRow } from './actions.row.js';
@@ -149,24 +147,33 @@ export interface HotState {
   spend: { campaign_id: string; user_id: string; spent: bigint }[];
 }
 
+/** One decided action as stored, and what its grants need: the pool account it debits, vesting and expiry. */
+export interface DecidedAction {
+  row: NewActionRow;
+  poolAccount: string | null;
+  availableAt: Date | null;
+  expiresAt: Date | null;
+}
+
+/**
+ * What a batch writes. The action rows carry everything else: each stakeholder entry with a
+ * transactionId is a credit (a token transaction, a wallet posting and a transaction.completed
+ * event), each action with a ledger transaction debits its pool, each action has its
+ * action.completed or action.failed event. batchRepo.write derives those rows in SQL.
+ */
 export interface BatchWrites {
-  rows: NewActionRow[];
-  ledger: NewLedgerTransaction[];
+  actions: DecidedAction[];
   /**
    * Every pool account the batch drew on or was refused by, with the balance it was decided against
    * and its net change (negative, or 0 when every action on it failed).
    */
   poolDeltas: { accountId: string; delta: bigint; expected: bigint }[];
-  /** Net credit per wallet account, sorted by account id. */
-  walletCredits: { accountId: string; amount: bigint }[];
-  credits: NewCreditRow[];
   /** Every campaign the batch went through, with what it spent and the row version decided against. */
   campaigns: { id: string; units: bigint; version: string }[];
   /** Per-user spend of capped campaigns: `expected` null when there was no row yet. */
   userSpend: { campaignId: string; userId: string; units: bigint; expected: bigint | null }[];
   /** Pool rows (status, expiry, vesting) the decisions read, with their versions. */
   poolVersions: { id: string; version: string }[];
-  events: OutboxEvent[];
   /** Pool balance after the batch, per pool id. */
   poolsAfter: Map<string, bigint>;
 }
@@ -174,7 +181,7 @@ export interface BatchWrites {
 const byKey = <T>(key: (t: T) => string) => (x: T, y: T) => (key(x) < key(y) ? -1 : key(x) > key(y) ? 1 : 0);
 
 /** Step 5: every action decided in arrival order against the running balances and budgets. */
-export function decideBatch(scope: Scope & { environment: Environment }, plan: BatchPlan, state: HotState, now: Date): BatchWrites {
+export function decideBatch(plan: BatchPlan, state: HotState, now: Date): BatchWrites {
   const { userIds } = plan;
   const rules = new Map<string, CampaignRule>(state.campaigns.map((r) => [r.id, campaignRule(r)]));
   const pools = new Map<string, PoolWithBalance & { version: string }>(state.pools.map((p) => [p.id, p]));
@@ -185,10 +192,7 @@ export function decideBatch(scope: Scope & { environment: Environment }, plan: B
   for (const r of state.spend) spent.set(`${r.campaign_id}:${r.user_id}`, r.spent);
   const spentBefore = new Map(spent);
 
-  const rows: NewActionRow[] = [];
-  const ledger: NewLedgerTransaction[] = [];
-  const credits: NewCreditRow[] = [];
-  const events: OutboxEvent[] = [];
+  const actions: DecidedAction[] = [];
   const campaignSpend = new Map<string, bigint>();
   const userSpend = new Map<string, { campaignId: string; userId: string; units: bigint }>();
   const usedPools = new Set<string>();
@@ -207,69 +211,37 @@ export function decideBatch(scope: Scope & { environment: Environment }, plan: B
         if (v !== undefined) userSpent.set(uid, v);
       }
     }
-    const plan1 = applyPerUserCap(planReward(a, rule), rule, (ext) => userIds.get(ext), userSpent);
-    const verdict = judge(plan1, rule, pool, now);
+    const reward = applyPerUserCap(planReward(a, rule), rule, (ext) => userIds.get(ext), userSpent);
+    const verdict = judge(reward, rule, pool, now);
     const id = objectId(now);
     if (!verdict.ok) {
-      rows.push(actionRow(a, id, 'FAILED', rule, pool, 0n, [], null, verdict.code, verdict.message, now, userIds));
-      events.push(
-        newEvent(scope.partnerId, scope.environment, 'action.failed', {
-          actionId: id,
-          idempotencyKey: a.idempotencyKey,
-          actionType: a.actionType,
-          status: 'FAILED',
-          errorCode: verdict.code,
-          errorMessage: verdict.message,
-        }, now),
-      );
+      const row = actionRow(a, id, 'FAILED', rule, pool, 0n, [], null, verdict.code, verdict.message, now, userIds);
+      actions.push({ row, poolAccount: null, availableAt: null, expiresAt: null });
       continue;
     }
-    const given = plan1.allocations.filter((al) => al.units > 0n);
-    const ledgerTxId = given.length > 0 ? objectId(now) : null;
-    const creditIds = given.map(() => objectId(now));
+    const given = reward.allocations.filter((al) => al.units > 0n);
+    const ledgerTxId = given.length > 0 && pool ? objectId(now) : null;
+    const creditIds = ledgerTxId ? given.map(() => objectId(now)) : [];
+    let grant: Omit<DecidedAction, 'row'> = { poolAccount: null, availableAt: null, expiresAt: null };
     if (ledgerTxId && pool) {
-      ledger.push({
+      // The ledger transaction written for this action: the pool pays exactly what the wallets get.
+      assertBalanced({
         id: ledgerTxId,
-        partnerId: scope.partnerId,
-        environment: scope.environment,
-        kind: 'REWARD',
-        reference: id,
-        createdAt: now,
         postings: [
-          { accountId: pool.accountId, asset: TOKEN_ASSET, amount: -plan1.distributedUnits },
+          { accountId: pool.accountId, asset: TOKEN_ASSET, amount: -reward.distributedUnits },
           ...given.map((al) => ({ accountId: accountIds.wallet(userIds.get(al.partnerUserId)!), asset: TOKEN_ASSET, amount: al.units })),
         ],
       });
-      pool.balance -= plan1.distributedUnits;
+      pool.balance -= reward.distributedUnits;
       const poolRow = pools.get(pool.id)!;
-      given.forEach((al, i) => {
-        credits.push({
-          id: creditIds[i]!,
-          user_id: userIds.get(al.partnerUserId)!,
-          external_user_id: al.partnerUserId,
-          action_id: id,
-          stakeholder_type_code: al.stakeholderTypeCode,
-          amount: al.units,
-          available_at: new Date(now.getTime() + (poolRow.vesting_days ?? 0) * DAY_MS),
-          expires_at: poolRow.grant_expiry_days ? new Date(now.getTime() + poolRow.grant_expiry_days * DAY_MS) : null,
-          token_pool_id: pool.id,
-          campaign_id: rule?.id ?? null,
-          ledger_transaction_id: ledgerTxId,
-          created_at: now,
-        });
-        events.push(
-          newEvent(scope.partnerId, scope.environment, 'transaction.completed', {
-            transactionId: creditIds[i],
-            actionId: id,
-            externalUserId: al.partnerUserId,
-            amount: formatTokens(al.units),
-            type: 'CREDIT',
-          }, now),
-        );
-      });
+      grant = {
+        poolAccount: pool.accountId,
+        availableAt: new Date(now.getTime() + (poolRow.vesting_days ?? 0) * DAY_MS),
+        expiresAt: poolRow.grant_expiry_days ? new Date(now.getTime() + poolRow.grant_expiry_days * DAY_MS) : null,
+      };
       if (rule) {
-        rule.budgetSpent += plan1.distributedUnits;
-        campaignSpend.set(rule.id, campaignSpend.get(rule.id)! + plan1.distributedUnits);
+        rule.budgetSpent += reward.distributedUnits;
+        campaignSpend.set(rule.id, campaignSpend.get(rule.id)! + reward.distributedUnits);
         if (rule.perUserCap !== null) {
           for (const al of given) {
             const uid = userIds.get(al.partnerUserId)!;
@@ -283,54 +255,33 @@ export function decideBatch(scope: Scope & { environment: Environment }, plan: B
       }
     }
     let c = 0;
-    const stakeholders: StoredStakeholder[] = plan1.allocations.map((al) => ({
+    const stakeholders: StoredStakeholder[] = reward.allocations.map((al) => ({
       stakeholderTypeCode: al.stakeholderTypeCode,
       partnerUserId: al.partnerUserId,
       userId: userIds.get(al.partnerUserId) ?? null,
       units: al.units.toString(),
-      transactionId: al.units > 0n ? creditIds[c++]! : null,
+      transactionId: al.units > 0n && ledgerTxId ? creditIds[c++]! : null,
     }));
-    rows.push(actionRow(a, id, 'COMPLETED', rule, pool, plan1.distributedUnits, stakeholders, ledgerTxId, null, null, now, userIds));
-    events.push(
-      newEvent(scope.partnerId, scope.environment, 'action.completed', {
-        actionId: id,
-        idempotencyKey: a.idempotencyKey,
-        actionType: a.actionType,
-        status: 'COMPLETED',
-        tokensDistributed: formatTokens(plan1.distributedUnits),
-        transactionIds: creditIds,
-        stakeholders: plan1.allocations.map((al) => ({ stakeholderTypeCode: al.stakeholderTypeCode, partnerUserId: al.partnerUserId, tokens: formatTokens(al.units) })),
-      }, now),
-    );
+    actions.push({ row: actionRow(a, id, 'COMPLETED', rule, pool, reward.distributedUnits, stakeholders, ledgerTxId, null, null, now, userIds), ...grant });
   }
 
-  for (const t of ledger) assertBalanced(t);
-  const walletCredits = new Map<string, bigint>();
-  for (const c of credits) walletCredits.set(accountIds.wallet(c.user_id), (walletCredits.get(accountIds.wallet(c.user_id)) ?? 0n) + c.amount);
   const poolDeltas = new Map<string, bigint>();
   for (const id of [...usedPools].sort()) poolDeltas.set(poolState.get(id)!.accountId, 0n);
-  for (const t of ledger) {
-    const debit = t.postings[0]!;
-    poolDeltas.set(debit.accountId, (poolDeltas.get(debit.accountId) ?? 0n) + debit.amount);
-  }
+  for (const d of actions) if (d.poolAccount) poolDeltas.set(d.poolAccount, poolDeltas.get(d.poolAccount)! - d.row.tokens_distributed);
   const balanceOf = new Map(state.pools.map((p) => [p.account_id, BigInt(p.balance)]));
   const versionOf = new Map(state.campaigns.map((c) => [c.id, c.version]));
   const poolsAfter = new Map<string, bigint>();
   for (const id of usedPools) poolsAfter.set(id, poolState.get(id)!.balance);
   return {
-    rows,
-    ledger,
+    actions,
     poolDeltas: [...poolDeltas]
       .map(([accountId, delta]) => ({ accountId, delta, expected: balanceOf.get(accountId)! }))
       .sort(byKey((p) => p.accountId)),
-    walletCredits: [...walletCredits].map(([accountId, amount]) => ({ accountId, amount })).sort(byKey((w) => w.accountId)),
-    credits,
     campaigns: [...campaignSpend].map(([id, units]) => ({ id, units, version: versionOf.get(id)! })).sort(byKey((c) => c.id)),
     userSpend: [...userSpend.entries()]
       .map(([k, u]) => ({ ...u, expected: spentBefore.get(k) ?? null }))
       .sort(byKey((u) => `${u.campaignId}:${u.userId}`)),
     poolVersions: [...usedPools].sort().map((id) => ({ id, version: pools.get(id)!.version })),
-    events,
     poolsAfter,
   };
 }

@@ -30,22 +30,6 @@ export interface NewActionRow {
   created_at: Date;
 }
 
-export interface NewCreditRow {
-  id: string;
-  user_id: string;
-  external_user_id: string;
-  action_id: string;
-  stakeholder_type_code: string;
-  amount: bigint;
-  available_at: Date;
-  expires_at: Date | null;
-  token_pool_id: string;
-  campaign_id: string | null;
-  ledger_transaction_id: string;
-  created_at: Date;
-}
-
-
 export const actionsRepo = {
   async userSpend(db: Db, campaignIds: string[], userIds: string[]) {
     if (campaignIds.length === 0 || userIds.length === 0) return [];

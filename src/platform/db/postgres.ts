@@ -36,6 +36,19 @@ export function createPgPool(options: PoolOptions): pg.Pool {
   return pool;
 }
 
+const poolOf = new WeakMap<Kysely<Database>, pg.Pool>();
+
 export function createKysely(pool: pg.Pool): Kysely<Database> {
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  poolOf.set(db, pool);
+  return db;
+}
+
+/**
+ * The pg pool behind a Kysely instance made by createKysely(), for the rare statement that must be a
+ * named prepared statement (Kysely sends every statement unnamed, so PostgreSQL parses and plans it
+ * on each execution). Undefined for any other instance.
+ */
+export function pgPoolOf(db: Kysely<Database>): pg.Pool | undefined {
+  return poolOf.get(db);
 }
