@@ -250,6 +250,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   app.addHook('onClose', async () => {
     await services.actions.close();
+    await services.organizations.close();
   });
 
   return app;

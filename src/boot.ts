@@ -32,7 +32,8 @@ export async function boot(input: Config, options: { clock?: Clock; applicationN
   const database = await openDatabase(config, options.applicationName);
   try {
     const migrationsApplied = await migrate(database.db);
-    const services = createServices(database.db, config.masterKey!, options.clock ?? systemClock, serviceOptions(config));
+    // The embedded server's address too, which config does not know.
+    const services = createServices(database.db, config.masterKey!, options.clock ?? systemClock, { ...serviceOptions(config), databaseUrl: database.url });
     return { config, database, services, migrationsApplied, close: () => database.close() };
   } catch (err) {
     await database.close();

@@ -46,6 +46,9 @@ async function serve() {
     await ensureCuratedOrganizations(services.db);
   }
 
+  // The directory's search index builds in the background; search answers from SQL until it is in.
+  services.organizations.onIndexBuilt = (built) => app.log.info(built, 'directory search index built');
+  services.organizations.startIndex();
   const background = startBackgroundWork(services, app.log, { deliverWebhooks: runtime.config.webhooks.dispatchInServe });
   let stopping = false;
   const stop = async (signal: string) => {

@@ -53,6 +53,8 @@ export interface ServiceOptions {
   /** Stripe accounts need it; without it they answer 503. */
   stripe?: Config['stripe'];
   plaid?: Config['plaid'];
+  /** The database's connection string: the directory's search index is built on a connection of its own. */
+  databaseUrl?: string;
 }
 
 export function serviceOptions(config: Config): ServiceOptions {
@@ -75,6 +77,7 @@ export function serviceOptions(config: Config): ServiceOptions {
     },
     stripe: config.stripe,
     plaid: config.plaid,
+    databaseUrl: config.databaseUrl,
   };
 }
 
@@ -167,7 +170,7 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
     stripeWebhooks,
     donations,
     charityReport: new CharityReport(db),
-    organizations: new OrganizationsService(db),
+    organizations: new OrganizationsService(db, { databaseUrl: options.databaseUrl, onError: options.onBackgroundError }),
   };
 }
 

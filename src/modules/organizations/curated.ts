@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../platform/db/schema.js';
+import { directoryChanged } from './directory-changes.js';
 import { DIRECTORY_LOCK_ID } from './import.repo.js';
 import { organizationsRepo } from './organizations.repo.js';
 
@@ -62,6 +63,7 @@ export const CURATED_ORGANIZATIONS: readonly CuratedOrganization[] = [
  * slugs partners know (`american-red-cross`) work. The place and codes an import brought stay.
  */
 export async function ensureCuratedOrganizations(db: Kysely<Database>): Promise<void> {
+  let changed = false;
   await db.transaction().execute(async (trx) => {
     await sql`SELECT pg_advisory_xact_lock(${DIRECTORY_LOCK_ID})`.execute(trx);
     for (const c of CURATED_ORGANIZATIONS) {
@@ -69,6 +71,7 @@ export async function ensureCuratedOrganizations(db: Kysely<Database>): Promise<
       const slugFree = existing?.slug === c.slug || !(await organizationsRepo.slugTaken(trx, c.slug));
       const slug = slugFree ? c.slug : `${c.slug}-${c.ein}`;
       if (!existing) {
+        changed = true;
         await organizationsRepo.insert(trx, {
           slug,
           name: c.name,
@@ -80,6 +83,7 @@ export async function ensureCuratedOrganizations(db: Kysely<Database>): Promise<
           curated: true,
         });
       } else if (!existing.curated || existing.name !== c.name || (slugFree && existing.slug !== c.slug)) {
+        changed = true;
         await organizationsRepo.updateByEin(trx, c.ein, {
           curated: true,
           name: c.name,
@@ -90,4 +94,5 @@ export async function ensureCuratedOrganizations(db: Kysely<Database>): Promise<
       }
     }
   });
+  if (changed) directoryChanged();
 }

@@ -2,12 +2,12 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
-import { Worker } from 'node:worker_threads';
 import { readHeader, toRecord, type BmfHeader } from './bmf.js';
 import { LineSplitter, parseCsvLine, type Line } from './csv.js';
 import { copyLine, importRepo, type MergeCounts } from './import.repo.js';
-import { directoryChanged } from './search-cache.js';
+import { directoryChanged } from './directory-changes.js';
 import { slugCandidates } from './slugs.js';
+import { moduleWorker } from './worker-thread.js';
 
 export interface RowError {
   file: string;
@@ -152,15 +152,10 @@ type WorkerMessage =
  * machine's memory.
  */
 export function importOrganizationsInWorker(connectionString: string, files: string[], hooks: ImportHooks = {}): Promise<ImportReport> {
-  const options = { workerData: { connectionString, files }, resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16 } };
-  // Built, the worker is plain JavaScript; from the sources, tsx's loader must be registered in the
-  // worker's own thread before the TypeScript entry can load.
-  const worker = import.meta.url.endsWith('.ts')
-    ? new Worker(
-        `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./import.worker.ts', import.meta.url).href)}); })`,
-        { ...options, eval: true },
-      )
-    : new Worker(new URL('./import.worker.js', import.meta.url), options);
+  const worker = moduleWorker(import.meta.url, './import.worker', {
+    workerData: { connectionString, files },
+    resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16 },
+  });
   return new Promise<ImportReport>((resolve, reject) => {
     let settled = false;
     worker.on('message', (m: WorkerMessage) => {

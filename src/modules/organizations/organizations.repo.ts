@@ -1,7 +1,8 @@
 import { sql, type Insertable, type Kysely, type SelectQueryBuilder, type Transaction, type Updateable } from 'kysely';
 import type { Database } from '../../platform/db/schema.js';
 import type { OrganizationsTable } from '../../platform/db/schema.payments.js';
-import { directoryChanged } from './search-cache.js';
+import type { DirectoryRow } from './directory-index.build.js';
+import { directoryChanged } from './directory-changes.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -37,10 +38,54 @@ function filtered<Q extends OrgQuery>(query: Q, f: SearchFilters): Q {
 const key = (q: string) => sql<string>`organization_search_key(${q})`;
 const wordSimilarity = (q: string) => sql<number>`word_similarity(organization_search_key(${q}), search_key)`;
 
+/** Rows per FETCH while the directory index reads the table: a few megabytes at a time. */
+const DIRECTORY_BATCH_ROWS = 5000;
+
 export const organizationsRepo = {
+  /** organization_directory_version (migration 0022): changes with every write to the directory. */
+  async directoryVersion(db: Db): Promise<number> {
+    const result = await sql<{ version: string }>`SELECT version::text AS version FROM organization_directory_version`.execute(db);
+    return Number(result.rows[0]?.version ?? 0);
+  },
+
+  /** The planner's row count estimate: free, and close enough to choose how to build an index. */
+  async estimatedSize(db: Db): Promise<number> {
+    const result = await sql<{ rows: number }>`SELECT reltuples::float8 AS rows FROM pg_class WHERE oid = 'organizations'::regclass`.execute(db);
+    return Math.max(0, result.rows[0]?.rows ?? 0);
+  },
+
+  /**
+   * Streams every organization to `onRows`, a batch at a time, in name order (search_key bytewise,
+   * then id), and returns the directory version they are, all from one snapshot. Sorting here
+   * costs the database a fraction of what it costs JavaScript, and memory enough to do it at once.
+   */
+  async readDirectory(db: Kysely<Database>, onRows: (rows: DirectoryRow[]) => void): Promise<number> {
+    return db
+      .transaction()
+      .setIsolationLevel('repeatable read')
+      .setAccessMode('read only')
+      .execute(async (trx) => {
+        await sql`SET LOCAL work_mem = '64MB'`.execute(trx);
+        const version = await organizationsRepo.directoryVersion(trx);
+        await sql`DECLARE directory_rows NO SCROLL CURSOR FOR
+          SELECT id, slug, name, ein, city, state, ntee_code, deductibility, status, logo_url, curated, search_key
+          FROM organizations ORDER BY search_key COLLATE "C", id`.execute(trx);
+        for (;;) {
+          const batch = await sql<DirectoryRow>`FETCH ${sql.raw(String(DIRECTORY_BATCH_ROWS))} FROM directory_rows`.execute(trx);
+          if (batch.rows.length === 0) return version;
+          onRows(batch.rows);
+        }
+      });
+  },
+
+
   find: (db: Db, id: number) => db.selectFrom('organizations').selectAll().where('id', '=', id).executeTakeFirst(),
-  /** Inserts or, for an existing id or EIN, leaves the row as it is; returns the row either way. */
-  async ensure(db: Db, row: Insertable<OrganizationsTable>) {
+  /**
+   * Inserts or, for an existing id or EIN, leaves the row as it is; returns the row either way.
+   * Announces the change (directoryChanged), so `db` must not be a transaction: the announcement
+   * would come before the commit, and an index rebuilt at once would miss the row.
+   */
+  async ensure(db: Kysely<Database>, row: Insertable<OrganizationsTable>) {
     await db.insertInto('organizations').values(row).onConflict((oc) => oc.doNothing()).execute();
     directoryChanged();
     const query = db.selectFrom('organizations').selectAll();
@@ -50,13 +95,13 @@ export const organizationsRepo = {
   findByEin: (db: Db, ein: string) => db.selectFrom('organizations').select(COLUMNS).where('ein', '=', ein).executeTakeFirst(),
   slugTaken: async (db: Db, slug: string) =>
     (await db.selectFrom('organizations').select('id').where('slug', '=', slug).executeTakeFirst()) !== undefined,
+  /** The caller announces the change (directoryChanged) once its transaction commits. */
   async insert(db: Db, row: Insertable<OrganizationsTable>) {
     await db.insertInto('organizations').values(row).execute();
-    directoryChanged();
   },
+  /** The caller announces the change (directoryChanged) once its transaction commits. */
   async updateByEin(db: Db, ein: string, set: Updateable<OrganizationsTable>) {
     await db.updateTable('organizations').set(set).where('ein', '=', ein).execute();
-    directoryChanged();
   },
 
   /** The one organization with this EIN, if it passes the filters. */

@@ -1,6 +1,8 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../platform/db/schema.js';
 import { formatEin, isDeductible } from './bmf.js';
+import type { DirectoryIndex } from './directory-index.js';
+import { DirectoryIndexKeeper, type DirectoryIndexOptions, type IndexBuilt } from './directory-index.keeper.js';
 import { organizationNotFound } from './organizations.errors.js';
 import { organizationsRepo, type OrganizationRow, type SearchFilters } from './organizations.repo.js';
 import { SearchCache } from './search-cache.js';
@@ -27,8 +29,32 @@ export function toOrganization(row: OrganizationRow): OrganizationType {
 /** The nonprofit directory as the widget sees it: lookup by slug and search for autocomplete. */
 export class OrganizationsService {
   readonly searchCache = new SearchCache<OrganizationSearchResultType>();
+  private readonly index: DirectoryIndexKeeper;
 
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    options: DirectoryIndexOptions = {},
+  ) {
+    this.index = new DirectoryIndexKeeper(db, options);
+    this.index.onBuilt = (built) => {
+      // Answers kept from SQL or from the previous index may be older than the new index.
+      this.searchCache.clear();
+      this.onIndexBuilt?.(built);
+    };
+  }
+
+  /** Told of each directory index swapped in (for the log). */
+  onIndexBuilt: ((built: IndexBuilt) => void) | undefined;
+
+  /** Builds the search index now rather than at the first search, and keeps it current. */
+  startIndex(): void {
+    this.index.start();
+  }
+
+  /** Stops keeping the search index current. */
+  close(): Promise<void> {
+    return this.index.close();
+  }
 
   async getBySlug(slug: string): Promise<OrganizationType> {
     const row = await organizationsRepo.findBySlug(this.db, slug.toLowerCase());
@@ -38,8 +64,9 @@ export class OrganizationsService {
 
   /**
    * Ranked in tiers: curated matches, then names starting with the query, then typo-tolerant
-   * matches. The last tier is the expensive one and runs only when the others leave room, which
-   * for autocomplete's short prefixes they rarely do. Answers are kept briefly (SearchCache).
+   * matches (DirectoryIndex says exactly how). Answered from the in-memory directory index; until
+   * it is built, or while it lacks a change this process made, from SQL. Answers are kept briefly
+   * (SearchCache).
    */
   search(query: OrganizationSearchQueryType): Promise<OrganizationSearchResultType> {
     const q = query.q?.trim().replace(/\s+/g, ' ').toLowerCase() || undefined;
@@ -49,10 +76,14 @@ export class OrganizationsService {
       includeInactive: query.includeInactive,
       limit: query.limit,
     };
-    return this.searchCache.get(JSON.stringify([q, filters]), () => this.searchDirectory(q, filters));
+    return this.searchCache.get(JSON.stringify([q, filters]), async () => {
+      const index = this.index.fresh() ?? (await this.index.current());
+      return index ? searchIndex(index, q, filters) : this.searchDatabase(q, filters);
+    });
   }
 
-  private async searchDirectory(q: string | undefined, filters: SearchFilters): Promise<OrganizationSearchResultType> {
+  /** The same search in SQL (trigram index), while the directory index is not ready. */
+  private async searchDatabase(q: string | undefined, filters: SearchFilters): Promise<OrganizationSearchResultType> {
     const ein = q && EIN_QUERY.exec(q);
     if (ein) return { data: (await organizationsRepo.searchEin(this.db, ein[1]! + ein[2]!, filters)).map(toOrganization) };
     const top = await organizationsRepo.searchTop(this.db, q, filters);
@@ -60,4 +91,10 @@ export class OrganizationsService {
     const more = await organizationsRepo.searchFuzzy(this.db, q, { ...filters, limit: filters.limit - top.length });
     return { data: [...top, ...more].map(toOrganization) };
   }
+}
+
+function searchIndex(index: DirectoryIndex, q: string | undefined, filters: SearchFilters): OrganizationSearchResultType {
+  const ein = q && EIN_QUERY.exec(q);
+  const found = ein ? index.searchEin(ein[1]! + ein[2]!, filters) : index.search(q, filters);
+  return { data: found.map((o) => index.organization(o)) };
 }

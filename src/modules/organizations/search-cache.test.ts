@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { directoryChanged, SearchCache } from './search-cache.js';
+import { directoryChanged } from './directory-changes.js';
+import { SearchCache } from './search-cache.js';
 
 function counter() {
   let calls = 0;
@@ -54,4 +55,17 @@ test('a change to the directory drops every entry; a failure is not remembered',
   await assert.rejects(cache.get('bad', () => Promise.reject(new Error('db down'))));
   await new Promise((r) => setImmediate(r));
   assert.equal(await cache.get('bad', c.load('bad')), 'bad#3');
+});
+
+test('clear() drops every entry, and a search still running when it was called', async () => {
+  const cache = new SearchCache<string>(10, 60_000, () => 0);
+  const c = counter();
+  await cache.get('a', c.load('a'));
+  let release!: (v: string) => void;
+  const running = cache.get('b', () => new Promise<string>((r) => (release = r)));
+  cache.clear();
+  release('stale');
+  assert.equal(await running, 'stale');
+  assert.equal(await cache.get('a', c.load('a')), 'a#2');
+  assert.equal(await cache.get('b', c.load('b')), 'b#3');
 });

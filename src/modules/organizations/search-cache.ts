@@ -1,30 +1,25 @@
+import { localDirectoryChanges } from './directory-changes.js';
+
 /**
  * Search results kept for a short while. Autocomplete traffic repeats itself (every donor typing
- * "red" sends "r", "re", "red"), while a typo-tolerant miss costs the database tens of
- * milliseconds of trigram work; answering repeats from memory is what keeps search latency low
- * under load. Entries expire after a TTL (imports run in another process), and any change to the
- * directory made by this process drops them all at once. Concurrent identical searches share one
- * database query.
+ * "red" sends "r", "re", "red"), so a repeat is answered without searching again. Entries expire
+ * after a TTL, and any change to the directory made by this process (directoryChanged()) or a new
+ * directory index (clear()) drops them all at once. Concurrent identical searches share one search.
  *
  * Time here is the wall clock, not the injectable domain clock: expiry is an operational concern,
  * and a test's frozen clock must not keep results alive.
  */
 
-let generation = 0;
-
-/** Called by whatever writes the directory in this process. */
-export function directoryChanged(): void {
-  generation++;
-}
-
 interface Entry<T> {
   value: Promise<T>;
   at: number;
-  generation: number;
+  changes: number;
+  clears: number;
 }
 
 export class SearchCache<T> {
   private readonly entries = new Map<string, Entry<T>>();
+  private clears = 0;
   hits = 0;
   misses = 0;
 
@@ -34,10 +29,17 @@ export class SearchCache<T> {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** Drops every entry, and the results of searches still running. */
+  clear(): void {
+    this.clears++;
+    this.entries.clear();
+  }
+
   get(key: string, load: () => Promise<T>): Promise<T> {
     const now = this.now();
+    const changes = localDirectoryChanges();
     const hit = this.entries.get(key);
-    if (hit && hit.generation === generation && now - hit.at < this.ttlMs) {
+    if (hit && hit.changes === changes && hit.clears === this.clears && now - hit.at < this.ttlMs) {
       // Map order is insertion order: re-inserting marks the entry most recently used.
       this.entries.delete(key);
       this.entries.set(key, hit);
@@ -45,7 +47,7 @@ export class SearchCache<T> {
       return hit.value;
     }
     this.misses++;
-    const entry: Entry<T> = { value: load(), at: now, generation };
+    const entry: Entry<T> = { value: load(), at: now, changes, clears: this.clears };
     this.entries.delete(key);
     this.entries.set(key, entry);
     // A failed search is not remembered.
