@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Clock } from '../../platform/clock.js';
 import type { Database } from '../../platform/db/schema.js';
-import { DeliveryClient, systemResolver, type Resolver } from './delivery.http.js';
+import { DeliveryClient } from './delivery.http.js';
+import { DEFAULT_DISPATCHER_OPTIONS, type DispatcherOptions } from './delivery.options.js';
 import { OutcomeWriter } from './delivery.outcomes.js';
 import { MAX_ATTEMPTS, type AttemptResult } from './delivery.policy.js';
 import { DeliverySender } from './delivery.sender.js';
@@ -10,41 +11,7 @@ import { dispatchRepo, type ClaimedDelivery } from './dispatch.repo.js';
 import { outcomesRepo } from './outcomes.repo.js';
 import type { WebhooksService } from './webhooks.service.js';
 
-export interface DispatcherOptions {
-  /**
-   * Events fanned out per transaction, deliveries claimed per claim, and how many a running
-   * dispatcher keeps claimed ahead of sending, so a slot that frees up is refilled at once instead
-   * of after a claim's round trip.
-   */
-  batchSize: number;
-  /** Deliveries this process runs at once, over all endpoints. */
-  maxInFlight: number;
-  /** Deliveries this process runs at once to one endpoint, so one slow receiver cannot take every slot. */
-  perEndpointConcurrency: number;
-  timeoutMs: number;
-  /** How long a claim lasts; longer than timeoutMs, so a live dispatcher always finishes before another may take over. */
-  leaseMs: number;
-  /** Idle wait between looks for new work. */
-  pollMs: number;
-  maxResponseBytes: number;
-  /** Sandbox endpoints may be http:// and private or loopback addresses. */
-  allowInsecureSandbox: boolean;
-  resolver: Resolver;
-  random: () => number;
-}
-
-export const DEFAULT_DISPATCHER_OPTIONS: DispatcherOptions = {
-  batchSize: 200,
-  maxInFlight: 256,
-  perEndpointConcurrency: 32,
-  timeoutMs: 15_000,
-  leaseMs: 45_000,
-  pollMs: 200,
-  maxResponseBytes: 64 * 1024,
-  allowInsecureSandbox: false,
-  resolver: systemResolver,
-  random: Math.random,
-};
+export { DEFAULT_DISPATCHER_OPTIONS, type DispatcherOptions } from './delivery.options.js';
 
 interface Queued {
   delivery: ClaimedDelivery;
@@ -186,7 +153,8 @@ export class WebhookDispatcher {
         await this.releaseQueued().catch(this.onError);
         while (this.inFlight > 0 || !this.outcomes.idle) {
           await this.outcomes.drain();
-          if (this.inFlight > 0) await new Promise((r) => setTimeout(r, 10));
+          // Sends still running, or a write that failed (the database going away) and waits to be retried.
+          if (this.inFlight > 0 || !this.outcomes.idle) await new Promise((r) => setTimeout(r, 10));
         }
         this.client.close();
       },
