@@ -139,6 +139,7 @@ export class WebhookDispatcher {
         const limit = Math.min(batchSize, 2 * batchSize - this.queuedCount);
         if (this.queuedCount >= batchSize || limit <= 0) return this.waitForRoom('claim');
         const claim = lease(perEndpointConcurrency + batchSize);
+        if (!(await dispatchRepo.anyDue(this.db, claim.now))) return false;
         const claimed = await dispatchRepo.claim(this.db, { ...claim, limit });
         this.enqueue(claimed, claim.token, claim.leaseUntil);
         return claimed.length === limit;

@@ -147,6 +147,16 @@ export const dispatchRepo = {
   },
 
   /**
+   * Whether any delivery is due: one index probe, planned in microseconds, where a claim is a
+   * transaction and a statement that takes most of a millisecond to plan. Polls ask this first.
+   */
+  async anyDue(db: Kysely<Database>, now: Date): Promise<boolean> {
+    const result = await sql<{ due: boolean }>`
+      SELECT EXISTS (SELECT 1 FROM webhook_deliveries WHERE status IN ('PENDING', 'DELIVERING') AND next_attempt_at <= ${now}) AS due`.execute(db);
+    return result.rows[0]!.due;
+  },
+
+  /**
    * Claims due deliveries with FOR UPDATE SKIP LOCKED, so dispatchers in several processes never
    * take the same one. A claim is a lease: next_attempt_at moves to `leaseUntil`, and a dispatcher
    * that dies leaves it to be claimed again once that passes.
