@@ -55,6 +55,12 @@ function poolFromJson(p: Record<string, unknown>): Versioned<PoolWithBalance> {
 
 const spendFromJson = (s: { campaign_id: string; user_id: string; spent: string }) => ({ campaign_id: s.campaign_id, user_id: s.user_id, spent: BigInt(s.spent) });
 
+/** The error of a write whose idempotency key another request recorded first. */
+export function keyTaken(err: unknown): boolean {
+  const e = err as { code?: string; constraint?: string };
+  return e.code === '23505' && e.constraint === 'actions_partner_id_environment_idempotency_key_key';
+}
+
 export const batchRepo = {
   /**
    * What a batch decides on, unlocked, in one statement: earlier actions with these keys, the users
@@ -138,10 +144,10 @@ export const batchRepo = {
 
   /**
    * Everything the batch writes, as one statement, which also checks that what the batch was decided
-   * against still holds: every idempotency key still free, each pool account at the balance it was
-   * decided against (and not below zero after), each campaign, pool and spend row at the version it
-   * was read at. If anything moved, rewards_batch_guard() raises a serialization failure and nothing
-   * of the batch is written. Outside a transaction this statement is the whole transaction: a batch
+   * against still holds: each pool account at the balance it was decided against (and not below zero
+   * after), each campaign, pool and spend row at the version it was read at. If anything moved,
+   * rewards_batch_guard() raises a serialization failure and nothing of the batch is written. An
+   * idempotency key used meanwhile makes the actions' unique index refuse the insert (keyTaken()). Outside a transaction this statement is the whole transaction: a batch
    * decided on remembered or unlocked state costs one round trip and holds its row locks only while
    * it writes. Returns the new row versions of the campaigns it spent on.
    */
@@ -230,7 +236,6 @@ export const batchRepo = {
         SELECT a.id, ${scope.partnerId}, ${scope.environment}, a.key, a.hash, a.type, a.amount, a.currency, a.status, a.campaign,
                a.pool, a.tokens, coalesce(x.stored, '[]'::jsonb), a.ledger_tx, a.metadata, a.fcode, a.fmsg, ${at}::timestamptz
           FROM a LEFT JOIN per_action x ON x.n = a.n
-        ON CONFLICT (partner_id, environment, idempotency_key) DO NOTHING
         RETURNING 1
       ), upd_pools AS (
         UPDATE ledger_accounts acc
@@ -347,8 +352,7 @@ export const batchRepo = {
              AND p.status IN ('ACTIVE', 'DEPLETED') AND (p.expires_at IS NULL OR p.expires_at > ${at}::timestamptz)
            ORDER BY p.created_at, p.id LIMIT 1) IS NOT DISTINCT FROM ${checks.defaultPoolId ?? null}::text,
           'the default pool changed'),
-        rewards_batch_guard((SELECT count(*) FROM ins_actions) = ${input.actions.length}, 'an idempotency key was claimed concurrently'),
-        (SELECT count(*) FROM ups_wallets) + (SELECT count(*) FROM ins_ledger) + (SELECT count(*) FROM ins_postings)
+        (SELECT count(*) FROM ins_actions) + (SELECT count(*) FROM ups_wallets) + (SELECT count(*) FROM ins_ledger) + (SELECT count(*) FROM ins_postings)
           + (SELECT count(*) FROM ins_credits) + (SELECT count(*) FROM ins_events) AS rows,
         (SELECT json_agg(json_build_object('id', id, 'version', version)) FROM upd_campaigns) AS versions`;
     const pool = db.isTransaction ? undefined : pgPoolOf(db as Kysely<Database>);

@@ -4,7 +4,7 @@ import { writeEvents, type OutboxEvent } from '../../platform/outbox/outbox.js';
 import type { NormalizedAction } from './actions.input.js';
 import { usersRepo } from '../users/users.repo.js';
 import type { CampaignRow, Scope } from './actions.repo.js';
-import { batchRepo, type WriteChecks } from './actions.batch.repo.js';
+import { batchRepo, keyTaken, type WriteChecks } from './actions.batch.repo.js';
 import { batchDependencies, batchOutcomes, decideBatch, planBatch, type BatchWrites, type SubmitOutcome } from './actions.decide.js';
 import { afterPoolBalanceChange, poolReactsTo } from './pools.service.js';
 import type { PoolWithBalance } from './pools.repo.js';
@@ -17,7 +17,7 @@ const MAX_REMEMBERED_USERS = 200_000;
 
 const lostRace = (err: unknown) => {
   const code = (err as { code?: string }).code;
-  return code === SERIALIZATION_FAILURE || code === DEADLOCK;
+  return code === SERIALIZATION_FAILURE || code === DEADLOCK || keyTaken(err);
 };
 
 type Versioned<T> = T & { version: string };
@@ -50,7 +50,7 @@ const scopeKey = (scope: Scope) => `${scope.partnerId}|${scope.environment}`;
  * the transaction around them.
  *
  * Idempotency keys are not looked up on the usual way: the write claims them through the unique
- * index, and a key used before fails the check, so a retried request costs its batch the locked way.
+ * index, which refuses a key used before, so a retried request costs its batch the locked way.
  */
 export class SubmitBatches {
   private readonly states = new Map<string, ScopeState>();

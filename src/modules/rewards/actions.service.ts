@@ -6,6 +6,7 @@ import { minorToJsonNumber } from '../../platform/money/decimal.js';
 import { currencyDigits } from '../../platform/money/currencies.js';
 import { formatMultiplier, formatTokens } from './distribution.js';
 import { SubmitBatches, type SubmitOutcome } from './actions.batch.js';
+import { keyTaken } from './actions.batch.repo.js';
 import { applyPerUserCap, campaignRule, judge, planReward, TIER_DIGITS } from './actions.engine.js';
 import { normalizeSubmit, type NormalizedAction } from './actions.input.js';
 import { actionsRepo, type ActionRow, type Scope } from './actions.repo.js';
@@ -93,7 +94,8 @@ export class ActionsService {
         maxBatch: options.maxBatch ?? 200,
         maxInFlight: options.batchesInFlight ?? 1,
         maxAttempts: 5,
-        retryable: (err) => RETRYABLE_PG.has((err as { code?: string }).code ?? ''),
+        // A key recorded by another process between the locked read and the write: run it again.
+        retryable: (err) => RETRYABLE_PG.has((err as { code?: string }).code ?? '') || keyTaken(err),
       },
     );
   }
