@@ -3,8 +3,9 @@ import type { Clock } from '../../platform/clock.js';
 import type { Database } from '../../platform/db/schema.js';
 import { newEvent, writeEvents } from '../../platform/outbox/outbox.js';
 import { disableReason, isSuccess, nextStep, type AttemptResult } from './delivery.policy.js';
-import { keyedPlans, type ClaimedDelivery } from './dispatch.repo.js';
+import { keyedPlansIn, type ClaimedDelivery } from './dispatch.repo.js';
 import { outcomesRepo, type AttemptRecord, type HealthChange } from './outcomes.repo.js';
+import { preparedTransaction } from './prepared-tx.js';
 
 export interface Finished {
   delivery: ClaimedDelivery;
@@ -87,9 +88,9 @@ export class OutcomeWriter {
       });
     }
     try {
-      const failing = await this.db.transaction().execute(async (trx) => {
-        await keyedPlans(trx);
-        return outcomesRepo.record(trx, records, healthChanges(batch));
+      const failing = await preparedTransaction(this.db, async (run) => {
+        await keyedPlansIn(run);
+        return outcomesRepo.record(run, records, healthChanges(batch));
       });
       for (const e of failing) {
         const reason = disableReason(e.failing_since, now);

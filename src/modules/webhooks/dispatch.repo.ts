@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../../platform/db/schema.js';
+import { preparedTransaction, type Run } from './prepared-tx.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -60,9 +61,16 @@ export const isoText = (column: string) => sql`to_char(${sql.ref(column)} AT TIM
  * costs n on each of them. Transaction-local, so nothing else on the connection is affected.
  */
 export async function keyedPlans(trx: Transaction<Database>): Promise<void> {
-  await sql`SELECT set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true),
-                   set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`.execute(trx);
+  await KEYED_PLANS.execute(trx);
 }
+
+/** keyedPlans() for a preparedTransaction(). */
+export async function keyedPlansIn(run: Run): Promise<void> {
+  await run('webhook_keyed_plans', KEYED_PLANS);
+}
+
+const KEYED_PLANS = sql`SELECT set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true),
+                               set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`;
 
 export const dispatchRepo = {
   /**
@@ -78,14 +86,14 @@ export const dispatchRepo = {
     db: Kysely<Database>,
     args: { now: Date; limit: number; maxAttempts: number; wait: boolean; claim?: ClaimArgs },
   ): Promise<{ events: number; deliveries: number; claimed: ClaimedDelivery[] }> {
-    return db.transaction().execute(async (trx) => {
-      if (args.wait) await sql`SELECT pg_advisory_xact_lock(${FANOUT_LOCK})`.execute(trx);
+    return preparedTransaction(db, async (run) => {
+      if (args.wait) await run('webhook_fanout_wait', sql`SELECT pg_advisory_xact_lock(${FANOUT_LOCK})`);
       else {
-        const lock = await sql<{ ok: boolean }>`SELECT pg_try_advisory_xact_lock(${FANOUT_LOCK}) AS ok`.execute(trx);
-        if (!lock.rows[0]!.ok) return { events: -1, deliveries: 0, claimed: [] };
+        const [lock] = await run('webhook_fanout_try', sql<{ ok: boolean }>`SELECT pg_try_advisory_xact_lock(${FANOUT_LOCK}) AS ok`);
+        if (!lock!.ok) return { events: -1, deliveries: 0, claimed: [] };
       }
       const c = args.claim;
-      const result = await sql<Omit<ClaimedRow, 'attempts' | 'max_attempts'> & { events: number; deliveries: number }>`
+      const result = await run('webhook_fanout', sql<Omit<ClaimedRow, 'attempts' | 'max_attempts'> & { events: number; deliveries: number }>`
         WITH ev AS (
           SELECT o.seq, o.xid, o.id, o.partner_id, o.environment, o.type, o.created_at, o.data
           FROM outbox_events o
@@ -128,9 +136,9 @@ export const dispatchRepo = {
           FROM ins JOIN ev ON ev.seq = ins.outbox_seq
           WHERE ins.claim_token IS NOT NULL
         ) mine ON true
-        ORDER BY mine.xid, mine.seq`.execute(trx);
-      const first = result.rows[0]!;
-      const rows: ClaimedRow[] = result.rows
+        ORDER BY mine.xid, mine.seq`);
+      const first = result[0]!;
+      const rows: ClaimedRow[] = result
         .filter((r) => r.id !== null)
         .map((r) => ({
           id: r.id,
@@ -142,7 +150,8 @@ export const dispatchRepo = {
           max_attempts: args.maxAttempts,
           data_text: r.data_text,
         }));
-      return { events: first.events, deliveries: first.deliveries, claimed: await withTargets(trx, rows) };
+      const targets = rows.length ? await run('webhook_fanout_targets', targetsQuery(rows)) : [];
+      return { events: first.events, deliveries: first.deliveries, claimed: attachTargets(rows, targets) };
     });
   },
 
@@ -205,16 +214,21 @@ async function claimRows(db: Db, args: ClaimArgs & { limit: number }): Promise<C
   return result.rows;
 }
 
+/** The endpoints of these deliveries, each read once however many of its deliveries there are. */
+function targetsQuery(rows: ClaimedRow[]) {
+  return sql<DeliveryTarget>`
+    SELECT id, partner_id, environment, url, headers, secret_sealed, previous_secret_sealed, previous_secret_expires_at
+    FROM webhook_endpoints WHERE id = ANY(${[...new Set(rows.map((r) => r.endpoint_id))]}::text[])`;
+}
+
+function attachTargets(rows: ClaimedRow[], targets: DeliveryTarget[]): ClaimedDelivery[] {
+  const byId = new Map(targets.map((t) => [t.id, t]));
+  // An endpoint deleted since its rows were claimed took them with it (ON DELETE CASCADE).
+  return rows.filter((r) => byId.has(r.endpoint_id)).map((r) => ({ ...r, endpoint: byId.get(r.endpoint_id)! }));
+}
+
 /** Attaches each delivery's endpoint, read once per endpoint rather than once per delivery. */
 export async function withTargets(db: Db, rows: ClaimedRow[]): Promise<ClaimedDelivery[]> {
   if (rows.length === 0) return [];
-  const ids = [...new Set(rows.map((r) => r.endpoint_id))];
-  const targets = await db
-    .selectFrom('webhook_endpoints')
-    .select(['id', 'partner_id', 'environment', 'url', 'headers', 'secret_sealed', 'previous_secret_sealed', 'previous_secret_expires_at'])
-    .where('id', 'in', ids)
-    .execute();
-  const byId = new Map(targets.map((t) => [t.id, t as DeliveryTarget]));
-  // An endpoint deleted since its rows were claimed took them with it (ON DELETE CASCADE).
-  return rows.filter((r) => byId.has(r.endpoint_id)).map((r) => ({ ...r, endpoint: byId.get(r.endpoint_id)! }));
+  return attachTargets(rows, (await targetsQuery(rows).execute(db)).rows);
 }

@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../../platform/db/schema.js';
+import type { Run } from './prepared-tx.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -39,11 +40,11 @@ export const outcomesRepo = {
    * failures and the attempts whose delivery moved on without them. An endpoint with no failures
    * to record or clear is not written at all: its last success is read from its deliveries.
    */
-  async record(db: Db, records: AttemptRecord[], health: HealthChange[]) {
+  async record(run: Run, records: AttemptRecord[], health: HealthChange[]) {
     if (records.length === 0) return [];
     const col = <T>(f: (r: AttemptRecord) => T) => records.map(f);
     const hcol = <T>(f: (c: HealthChange) => T) => health.map(f);
-    const result = await sql<{ id: string; failing_since: Date | null }>`
+    return run('webhook_outcomes', sql<{ id: string; failing_since: Date | null }>`
       WITH r AS (
         -- The status follows from the rest: succeeded, due again (next_attempt_at), or given up.
         SELECT *, CASE WHEN succeeded THEN 'SUCCEEDED' WHEN next_attempt_at IS NOT NULL THEN 'PENDING' ELSE 'FAILED' END AS status
@@ -80,8 +81,7 @@ export const outcomesRepo = {
            AS u(id, had_success, last_success, last_failure, trailing_failures, first_failure)
       WHERE e.id = u.id
         AND (u.trailing_failures > 0 OR u.last_failure IS NOT NULL OR e.consecutive_failures > 0 OR e.failing_since IS NOT NULL)
-      RETURNING e.id, e.failing_since`.execute(db);
-    return result.rows;
+      RETURNING e.id, e.failing_since`);
   },
 
   /**
