@@ -68,6 +68,11 @@ export interface DirectoryIndexData {
   /** Per word, the organizations whose name has it, ascending, delimited by postingStart. */
   postings: Int32Array;
   postingStart: Uint32Array;
+  /**
+   * The same lists ordered by state, then organization (delimited by postingStart too): with a
+   * state filter, a list is read only where that state's organizations are.
+   */
+  statePostings: Int32Array;
   /** Curated organization numbers, ascending. */
   curated: Int32Array;
   /**
@@ -198,6 +203,7 @@ export class DirectoryIndexBuilder {
       wordStart: words.wordStart,
       postings: words.postings,
       postingStart: words.postingStart,
+      statePostings: byState(words, state),
       curated: Int32Array.from(curated),
       ...typos,
     };
@@ -301,6 +307,30 @@ function wordTable(keys: string[]) {
     for (let i = 0; i < list[w]!.length; i++) wordText[wordStart[w]! + i] = list[w]!.charCodeAt(i);
   }
   return { list, orgWords: words, orgWordStart, wordText, wordStart, postings, postingStart };
+}
+
+/** The posting lists again, each ordered by state, then organization (see statePostings). */
+function byState(words: { postings: Int32Array; postingStart: Uint32Array; orgWords: Int32Array; orgWordStart: Uint32Array }, state: Uint16Array): Int32Array {
+  const { postings, postingStart, orgWords, orgWordStart } = words;
+  const size = state.length;
+  // Organizations grouped by state, ascending within each: a counting sort.
+  const stateStart = new Uint32Array(65_537);
+  for (let o = 0; o < size; o++) stateStart[state[o]! + 1]!++;
+  for (let st = 0; st < 65_536; st++) stateStart[st + 1]! += stateStart[st]!;
+  const grouped = new Int32Array(size);
+  for (let o = 0; o < size; o++) grouped[stateStart[state[o]!]!++] = o;
+  // Each organization, in that order, goes at the end of its words' lists so far.
+  const out = new Int32Array(postings.length);
+  const fill = postingStart.slice(0, postingStart.length - 1);
+  for (const o of grouped) {
+    for (let i = orgWordStart[o]!; i < orgWordStart[o + 1]!; i++) {
+      const w = orgWords[i]!;
+      // A word twice in one name is posted once, as in `postings`.
+      if (fill[w]! > postingStart[w]! && out[fill[w]! - 1] === o) continue;
+      out[fill[w]!++] = o;
+    }
+  }
+  return out;
 }
 
 /** The symmetric-deletion table of every word of 4 letters or more, bucketed by hash. */

@@ -12,7 +12,7 @@ import {
   TEXT_FIELDS,
   type DirectoryIndexData,
 } from './directory-index.build.js';
-import { deletions, editAllowance, editDistance, hash32 } from './directory-index.typos.js';
+import { deletionCount, deletionHashes, editAllowance, editDistance } from './directory-index.typos.js';
 import type { OrganizationType } from './organizations.schemas.js';
 import { organizationSearchKey } from './search-key.js';
 
@@ -25,27 +25,54 @@ export interface IndexFilters {
 }
 
 /**
- * Bounds on one query's work, for queries of nothing but common words with filters that reject
- * nearly everything ("inc" in a small state): past them the best found so far is the answer. Such
- * a query is ambiguous anyway, and the next keystroke narrows it.
+ * Bounds on one query's work, for queries whose words are common but rarely together ("churcho f
+ * the li"): past them the best found so far is the answer. Organizations are looked at best first
+ * (see scan()), so what the bound leaves out ranks below what was found; and such a query is
+ * ambiguous anyway: the next keystroke narrows it.
  */
-const MAX_POSTINGS_READ = 250_000;
-const MAX_ORGANIZATIONS_SCORED = 25_000;
+const MAX_POSTINGS_READ = 50_000;
+const MAX_ORGANIZATIONS_SCORED = 5_000;
 /** Runs of names starting with the typed words (typo variants of each word multiply them). */
 const MAX_START_RUNS = 5_000;
+/**
+ * Typed words beyond these are ignored: each needs 2 bits of a 32-bit word's match record, and
+ * nobody types 17 words into an autocomplete box.
+ */
+const MAX_TYPED_WORDS = 16;
+/** Typed words whose typo matches are remembered; autocomplete sends the same words again and again. */
+const TYPO_CACHE_WORDS = 50_000;
+/** Organizations whose API object is kept, for the names that come up again and again. */
+const ORGANIZATION_CACHE = 20_000;
+const NO_TYPOS = new Int32Array(0);
+/**
+ * The second rarest typed word's organizations are marked before a scan when it has at most this
+ * many times the driver's postings: marking costs a write per posting, scoring an organization
+ * the mark spares costs some fifty times that.
+ */
+const MARK_RATIO = 32;
+const FULL = 0;
+const ALL_BUT_ONE = 1;
 
-/** One typed word and the dictionary words that match it, with their edit distances. */
+/** One typed word and the dictionary words that match it. */
 interface WordMatch {
   /** Words [prefixFrom, prefixTo) start with the typed word (the last word only): 0 edits. */
   prefixFrom: number;
   prefixTo: number;
-  /** The word itself (0) and typo matches (1 or 2), beyond the prefix run. */
-  edits: Map<number, number>;
+  /** Other matching words and their edits, flat: [word, edits, word, edits, ...]. */
+  words: number[];
   /** How many postings all its words have together (an upper bound): the smallest drives a scan. */
   postings: number;
 }
 
-/** The `limit` best keys offered, smallest first. */
+/** The dictionary's answer for one typed word, kept across queries. */
+interface WordLookup {
+  /** The word's own number, or -1. */
+  exact: number;
+  /** Other words within the edit allowance, flat: [word, edits, ...]. */
+  typos: Int32Array;
+}
+
+/** The `capacity` smallest keys offered, smallest first. */
 class Best {
   readonly keys: number[] = [];
   constructor(readonly capacity: number) {}
@@ -76,19 +103,21 @@ interface CompiledFilter {
 /**
  * The nonprofit directory in memory, for autocomplete: a word-level inverted index over the names'
  * search keys (DirectoryIndexData), answering in microseconds what the trigram index answers in
- * milliseconds. Immutable: a new version of the directory is a new DirectoryIndex, swapped in whole.
+ * milliseconds. Immutable but for scratch space, and used by one thread: a new version of the
+ * directory is a new DirectoryIndex, swapped in whole.
  *
  * A query's key (organization_search_key rules) is split into words; each typed word matches a
- * dictionary word that equals it or, within its edit allowance, nearly does, and the last word
- * (the one being typed) also every word it begins. Results, best first:
- * 1. curated organizations matching every word (names starting with the query first, then fewer
- *    edits, then name order);
- * 2. other names starting with the query, in name order (SQL's `search_key LIKE q || '%'`);
- * 3. other names matching every word, fewer edits first, then name order;
- * 4. then, for queries of several words, names matching all words but one: curated ones first,
- *    then the rest, each by edits, then name.
+ * dictionary word that equals it or is within its edit allowance of it (directory-index.typos.ts),
+ * and the last word (the one being typed) also every word it begins. Results, best first:
+ * 1. curated organizations matching every word: names starting with the query (word for word, in
+ *    place) first, then by fewer edits, then name order;
+ * 2. other names starting with the query, fewer edits first, then name order: the exact ones
+ *    (SQL's `search_key LIKE q || '%'`) come first, in name order;
+ * 3. other names with every word anywhere, fewer edits first, then name order;
+ * 4. only when nothing matches every word, for queries of several words, names with all words
+ *    but one: curated ones first, then the rest, each by fewer edits, then name order.
  * Curated organizations matching only some words come after every full match: a curated name
- * that shares one word of "red cros" is no better a guess than any other.
+ * that shares one word of "red cros" is no better a guess than any other name.
  */
 export class DirectoryIndex {
   private readonly text: Buffer;
@@ -96,11 +125,33 @@ export class DirectoryIndex {
   private readonly wordCount: number;
   private readonly stateNumbers: Map<string, number>;
   private readonly nteeFilters = new Map<string, Uint8Array>();
-  /** Organizations already looked at by the current query (value = the query's serial). */
+  private readonly typoCache = new Map<string, WordLookup>();
+  private readonly organizations = new Map<number, OrganizationType>();
+  /** scan()'s merge of posting lists, reused: list cursors and a binary heap of them by key. */
+  private cursorAt = new Int32Array(256);
+  private cursorEnd = new Int32Array(256);
+  private cursorEdits = new Int32Array(256);
+  private cursorKey = new Float64Array(256);
+  private heap = new Int32Array(256);
+  /** Organizations already looked at by the current scan (value = its serial). */
   private readonly seen: Int32Array;
   private serial = 0;
+  /** Organizations with the second rarest typed word, for the current scan (value = markSerial). */
+  private readonly marked: Int32Array;
+  private markSerial = 0;
+  /** Per word, for the current query (valid where wordQuery = query): which typed words it matches... */
+  private readonly wordQuery: Int32Array;
+  private readonly wordMask: Uint32Array;
+  /** ...and with how many edits, 2 bits per typed word. */
+  private readonly wordEdits: Uint32Array;
+  private query = 0;
+  private readonly bestEdits = new Uint8Array(MAX_TYPED_WORDS);
   private postingsRead = 0;
   private scored = 0;
+  /** score()'s results, kept in fields rather than a new object per organization scored. */
+  private matched = 0;
+  private edits = 0;
+  private leads = false;
 
   constructor(readonly data: DirectoryIndexData) {
     this.text = Buffer.from(data.text.buffer, data.text.byteOffset, data.text.byteLength);
@@ -108,6 +159,10 @@ export class DirectoryIndex {
     this.wordCount = data.wordStart.length - 1;
     this.stateNumbers = new Map(data.states.map((s, i) => [s, i]));
     this.seen = new Int32Array(data.size);
+    this.marked = new Int32Array(data.size);
+    this.wordQuery = new Int32Array(this.wordCount);
+    this.wordMask = new Uint32Array(this.wordCount);
+    this.wordEdits = new Uint32Array(this.wordCount);
   }
 
   get version(): number {
@@ -141,12 +196,12 @@ export class DirectoryIndex {
     if (!filter) return [];
     const key = q === undefined ? '' : organizationSearchKey(q);
     if (key === '') return this.list(filter, f.limit);
-    this.nextSerial();
     this.postingsRead = 0;
     this.scored = 0;
-    const typed = key.split(' ');
-    const matches = typed.map((w, i) => this.match(w, i === typed.length - 1));
+    const typed = key.split(' ').slice(0, MAX_TYPED_WORDS);
     const k = typed.length;
+    const matches = typed.map((w, i) => this.match(w, i === k - 1));
+    this.markWords(matches);
     const out: number[] = [];
     const { flags, curated, size } = this.data;
     const take = (best: Best) => {
@@ -159,13 +214,13 @@ export class DirectoryIndex {
     const curatedPartial = new Best(f.limit);
     for (const o of curated) {
       if (!this.passes(o, filter)) continue;
-      const s = this.score(o, matches);
-      if (s.matched === k) curatedFull.offer(((s.leads ? 0 : 1) * 256 + s.edits) * size + o);
-      else if (k > 1 && s.matched === k - 1) curatedPartial.offer(s.edits * size + o);
+      this.score(o, k);
+      if (this.matched === k) curatedFull.offer(((this.leads ? 0 : 1) * 256 + this.edits) * size + o);
+      else if (k > 1 && this.matched === k - 1) curatedPartial.offer(this.edits * size + o);
     }
     if (take(curatedFull)) return out.slice(0, f.limit);
 
-    // Names that start with the query, typos allowed: exact ones (no edits) first, in name order.
+    // Names that start with the query.
     const starts = new Best(f.limit - out.length);
     this.startRuns(matches, (from, to, edits) => {
       for (let o = from; o < to; o++) {
@@ -176,39 +231,45 @@ export class DirectoryIndex {
     });
     if (take(starts)) return out;
 
-    // Other names with every word, fewest edits first; the word with the fewest postings drives.
-    const driver = matches.reduce((a, b) => (b.postings < a.postings ? b : a));
+    // Other names with every word: the word with the fewest postings drives, and the next fewest,
+    // its organizations marked first, spares scoring the driver's that lack it ("family chritsian":
+    // 5,000 families, of which a handful are Christian).
     const full = new Best(f.limit - out.length);
-    this.scan(driver, full, (o) => {
-      if (flags[o]! & CURATED || !this.passes(o, filter)) return;
-      const s = this.score(o, matches);
-      if (s.matched === k && !s.leads) full.offer(s.edits * size + o);
-    });
+    const [driver, next] = [...matches].sort((a, b) => a.postings - b.postings);
+    const mustHave = next && next.postings <= MARK_RATIO * driver!.postings ? this.markOrganizations(next, filter) : 0;
+    this.scan(driver!, full, FULL, k, filter, true, mustHave);
     if (take(full) || k === 1) return out;
 
+    // Names with all words but one, only when no name has them all: then they are the best
+    // guesses left (a word mistyped beyond its allowance, or still being typed); otherwise they
+    // would only add noise below, at the price of scanning common words' postings.
+    if (out.length > 0) return out;
     for (const key of curatedPartial.keys) if (out.length < f.limit) out.push(key % size);
     if (out.length >= f.limit) return out;
-
-    // All words but one: such a name has one of any two typed words, so the two rarest drive.
-    this.nextSerial();
+    // Such a name has one of any two typed words, so the two rarest drive.
     const [first, second] = [...matches].sort((a, b) => a.postings - b.postings);
     const partial = new Best(f.limit - out.length);
-    const visit = (o: number) => {
-      if (flags[o]! & CURATED || !this.passes(o, filter)) return;
-      const s = this.score(o, matches);
-      if (s.matched === k - 1) partial.offer(s.edits * size + o);
-    };
-    this.scan(first!, partial, visit);
-    this.scan(second!, partial, visit);
+    this.scan(first!, partial, ALL_BUT_ONE, k, filter);
+    this.scan(second!, partial, ALL_BUT_ONE, k, filter, false);
     take(partial);
     return out;
   }
 
-  /** The API's view of organization `o`. */
+  /** The API's view of organization `o` (not to be modified: it is kept for the next query). */
   organization(o: number): OrganizationType {
+    let found = this.organizations.get(o);
+    if (!found) {
+      if (this.organizations.size >= ORGANIZATION_CACHE) this.organizations.clear();
+      this.organizations.set(o, (found = this.makeOrganization(o)));
+    }
+    return found;
+  }
+
+  private makeOrganization(o: number): OrganizationType {
     const d = this.data;
     const flags = d.flags[o]!;
-    const text = (field: number) => this.text.toString('utf8', d.textStart[o * TEXT_FIELDS + field], d.textStart[o * TEXT_FIELDS + field + 1]! - 1);
+    const at = o * TEXT_FIELDS;
+    const text = (field: number) => this.text.toString('utf8', d.textStart[at + field], d.textStart[at + field + 1]! - 1);
     const ein = d.ein[o]!;
     return {
       id: d.id[o]!,
@@ -234,33 +295,26 @@ export class DirectoryIndex {
     return out;
   }
 
-  /** A new mark for `seen`, so nothing is marked seen by it yet. */
-  private nextSerial() {
-    if (++this.serial === 0x7fffffff) {
-      this.seen.fill(0);
-      this.serial = 1;
-    }
-  }
-
   private word(w: number): string {
     return this.words.toString('latin1', this.data.wordStart[w], this.data.wordStart[w + 1]);
   }
 
-  /** The first word not sorting before `s`. */
+  /** The first word not sorting before `s` (ASCII), compared in place. */
   private wordAtOrAfter(s: string): number {
+    const { wordText, wordStart } = this.data;
     let lo = 0;
     let hi = this.wordCount;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.word(mid) < s) lo = mid + 1;
+      const from = wordStart[mid]!;
+      const length = wordStart[mid + 1]! - from;
+      let order = 0;
+      for (let i = 0; order === 0 && i < length && i < s.length; i++) order = wordText[from + i]! - s.charCodeAt(i);
+      if (order === 0) order = length - s.length;
+      if (order < 0) lo = mid + 1;
       else hi = mid;
     }
     return lo;
-  }
-
-  private exactWord(s: string): number {
-    const w = this.wordAtOrAfter(s);
-    return w < this.wordCount && this.word(w) === s ? w : -1;
   }
 
   private match(typed: string, last: boolean): WordMatch {
@@ -268,77 +322,121 @@ export class DirectoryIndex {
     // Search keys hold a-z, 0-9 and spaces only, and "{" sorts after them all.
     const prefixFrom = last ? this.wordAtOrAfter(typed) : 0;
     const prefixTo = last ? this.wordAtOrAfter(`${typed}{`) : 0;
-    const edits = new Map<number, number>();
-    if (!last) {
-      const exact = this.exactWord(typed);
-      if (exact >= 0) edits.set(exact, 0);
-    }
-    this.addTypos(typed, edits);
+    const { exact, typos } = this.lookUp(typed);
+    const words: number[] = [];
+    if (!last && exact >= 0) words.push(exact, 0);
+    for (let i = 0; i < typos.length; i += 2) if (typos[i]! < prefixFrom || typos[i]! >= prefixTo) words.push(typos[i]!, typos[i + 1]!);
     let postings = postingStart[prefixTo]! - postingStart[prefixFrom]!;
-    for (const w of [...edits.keys()]) {
-      if (w >= prefixFrom && w < prefixTo) edits.delete(w);
-      else postings += postingStart[w + 1]! - postingStart[w]!;
-    }
-    return { prefixFrom, prefixTo, edits, postings };
+    for (let i = 0; i < words.length; i += 2) postings += postingStart[words[i]! + 1]! - postingStart[words[i]!]!;
+    return { prefixFrom, prefixTo, words, postings };
   }
 
-  /** Dictionary words within the edit allowance of `typed` (and of their own length). */
-  private addTypos(typed: string, into: Map<number, number>) {
+  /** The word's number and the words within its edit allowance (and within theirs), remembered. */
+  private lookUp(typed: string): WordLookup {
+    const known = this.typoCache.get(typed);
+    if (known) return known;
+    const w = this.wordAtOrAfter(typed);
+    const exact = w < this.wordCount && this.word(w) === typed ? w : -1;
+    const typos: number[] = [];
     const allowance = editAllowance(typed.length);
-    if (allowance === 0) return;
-    const { typoBits, typoBucketStart, typoHash, typoWord } = this.data;
-    const shift = 32 - typoBits;
-    const checked = new Set<number>();
-    for (const variant of deletions(typed, allowance)) {
-      const h = hash32(variant);
-      const bucket = h >>> shift;
-      for (let i = typoBucketStart[bucket]!; i < typoBucketStart[bucket + 1]!; i++) {
-        if (typoHash[i] !== h) continue;
-        const w = typoWord[i]!;
-        if (checked.has(w)) continue;
-        checked.add(w);
-        const word = this.word(w);
-        const max = Math.min(allowance, editAllowance(word.length));
-        const e = editDistance(typed, word, max);
-        if (e <= max && !((into.get(w) ?? 3) <= e)) into.set(w, e);
+    if (allowance > 0) {
+      const { typoBits, typoBucketStart, typoHash, typoWord, wordStart } = this.data;
+      const hashes = new Uint32Array(deletionCount(typed.length, allowance));
+      deletionHashes(typed, allowance, hashes, 0);
+      const checked = new Set<number>([exact]);
+      const shift = 32 - typoBits;
+      for (const h of hashes) {
+        const bucket = h >>> shift;
+        for (let i = typoBucketStart[bucket]!; i < typoBucketStart[bucket + 1]!; i++) {
+          if (typoHash[i] !== h || checked.has(typoWord[i]!)) continue;
+          const candidate = typoWord[i]!;
+          checked.add(candidate);
+          const length = wordStart[candidate + 1]! - wordStart[candidate]!;
+          const max = Math.min(allowance, editAllowance(length));
+          if (Math.abs(length - typed.length) > max) continue;
+          const e = editDistance(typed, this.word(candidate), max);
+          if (e <= max) typos.push(candidate, e);
+        }
       }
     }
+    const lookup = { exact, typos: typos.length ? Int32Array.from(typos) : NO_TYPOS };
+    if (this.typoCache.size >= TYPO_CACHE_WORDS) {
+      // The least recently added tenth goes, in one pass (see SearchCache.evictOldest).
+      let n = TYPO_CACHE_WORDS / 10;
+      for (const word of this.typoCache.keys()) {
+        this.typoCache.delete(word);
+        if (--n === 0) break;
+      }
+    }
+    this.typoCache.set(typed, lookup);
+    return lookup;
   }
 
-  private editsFor(m: WordMatch, w: number): number {
-    if (w >= m.prefixFrom && w < m.prefixTo) return 0;
-    return m.edits.get(w) ?? -1;
+  /** Records, for every word some typed word matches, which ones and with how many edits. */
+  private markWords(matches: WordMatch[]) {
+    if (++this.query === 0x7fffffff) {
+      this.wordQuery.fill(0);
+      this.query = 1;
+    }
+    for (let t = 0; t < matches.length; t++) {
+      const m = matches[t]!;
+      for (let w = m.prefixFrom; w < m.prefixTo; w++) this.mark(w, t, 0);
+      for (let i = 0; i < m.words.length; i += 2) this.mark(m.words[i]!, t, m.words[i + 1]!);
+    }
+  }
+
+  private mark(w: number, t: number, edits: number) {
+    if (this.wordQuery[w] !== this.query) {
+      this.wordQuery[w] = this.query;
+      this.wordMask[w] = 0;
+      this.wordEdits[w] = 0;
+    }
+    const bit = 1 << t;
+    if (this.wordMask[w]! & bit) {
+      if (edits >= ((this.wordEdits[w]! >>> (2 * t)) & 3)) return;
+      this.wordEdits[w] = this.wordEdits[w]! & ~(3 << (2 * t));
+    }
+    this.wordMask[w] = this.wordMask[w]! | bit;
+    this.wordEdits[w] = this.wordEdits[w]! | (edits << (2 * t));
   }
 
   /**
-   * How many typed words organization `o` matches and the fewest edits it takes; `leads` when its
-   * name starts with the typed words, each matched in place (the last one as a prefix).
+   * Sets matched (how many of the k typed words organization `o` has), edits (the fewest it
+   * takes) and leads (its name starts with the typed words, each in place).
    */
-  private score(o: number, matches: WordMatch[]): { matched: number; edits: number; leads: boolean } {
+  private score(o: number, k: number) {
     this.scored++;
     const { orgWords, orgWordStart } = this.data;
+    const { wordQuery, wordMask, wordEdits, bestEdits, query } = this;
     const from = orgWordStart[o]!;
     const to = orgWordStart[o + 1]!;
-    let matched = 0;
-    let edits = 0;
-    let leads = to - from >= matches.length;
-    for (let t = 0; t < matches.length; t++) {
-      const m = matches[t]!;
-      if (leads && this.editsFor(m, orgWords[from + t]!) < 0) leads = false;
-      let best = -1;
-      for (let i = from; i < to; i++) {
-        const e = this.editsFor(m, orgWords[i]!);
-        if (e >= 0 && (best < 0 || e < best)) {
-          best = e;
-          if (e === 0) break;
-        }
-      }
-      if (best >= 0) {
-        matched++;
-        edits += best;
+    let found = 0;
+    for (let i = from; i < to; i++) {
+      const w = orgWords[i]!;
+      if (wordQuery[w] !== query) continue;
+      const edits = wordEdits[w]!;
+      for (let m = wordMask[w]!; m !== 0; m &= m - 1) {
+        const bit = m & -m;
+        const t = 31 - Math.clz32(bit);
+        const e = (edits >>> (2 * t)) & 3;
+        if (!(found & bit) || e < bestEdits[t]!) bestEdits[t] = e;
+        found |= bit;
       }
     }
-    return { matched, edits, leads };
+    let matched = 0;
+    let total = 0;
+    for (let m = found; m !== 0; m &= m - 1) {
+      matched++;
+      total += bestEdits[31 - Math.clz32(m & -m)]!;
+    }
+    let leads = to - from >= k;
+    for (let t = 0; leads && t < k; t++) {
+      const w = orgWords[from + t]!;
+      leads = wordQuery[w] === query && ((wordMask[w]! >>> t) & 1) === 1;
+    }
+    this.matched = matched;
+    this.edits = total;
+    this.leads = leads;
   }
 
   /**
@@ -369,33 +467,107 @@ export class DirectoryIndex {
       if (at === matches.length) return visit(from, to, edits);
       const m = matches[at]!;
       if (m.prefixFrom < m.prefixTo) walk(at + 1, firstFrom(at, m.prefixFrom, from, to), firstFrom(at, m.prefixTo, from, to), edits);
-      for (const [w, e] of m.edits) walk(at + 1, firstFrom(at, w, from, to), firstFrom(at, w + 1, from, to), edits + e);
+      for (let i = 0; i < m.words.length; i += 2) {
+        const w = m.words[i]!;
+        walk(at + 1, firstFrom(at, w, from, to), firstFrom(at, w + 1, from, to), edits + m.words[i + 1]!);
+      }
     };
     walk(0, 0, this.data.size, 0);
   }
 
   /**
-   * Visits organizations with a word of `m`, each once per query, list by list (fewest edits
-   * first). A list is ascending, and its organizations' keys (edits * size + number) can only be
-   * larger than its own edits say; so once `best` is full, a list stops at the first organization
-   * that could not enter it.
+   * Offers to `best` the organizations with a word of `m` that are full matches (not starting with
+   * the query: those were offered already) or all-but-one matches, as `mode` says; curated ones
+   * and those the filter rejects are skipped. Each organization is looked at once per scan (`fresh`
+   * false continues the previous scan's record).
+   *
+   * The word's posting lists are merged by the least key their organizations can have (the list's
+   * edits * size + number: other words can only add edits), so organizations are looked at best
+   * first, and the scan stops when `best` is full and the next could not enter it. Common words
+   * ("v" as the last word begins 1,500 words) thus cost what the answer needs, not their postings.
    */
-  private scan(m: WordMatch, best: Best, visit: (o: number) => void) {
-    const { postings, postingStart, size } = this.data;
-    const lists: [number, number][] = [];
-    for (let w = m.prefixFrom; w < m.prefixTo; w++) lists.push([w, 0]);
-    for (const [w, e] of m.edits) lists.push([w, e]);
-    lists.sort((a, b) => a[1] - b[1] || a[0] - b[0]);
-    for (const [w, e] of lists) {
-      const end = postingStart[w + 1]!;
-      for (let p = postingStart[w]!; p < end; p++) {
-        const o = postings[p]!;
-        if (best.full && e * size + o >= best.worst) break;
-        if (++this.postingsRead > MAX_POSTINGS_READ || this.scored > MAX_ORGANIZATIONS_SCORED) return;
-        if (this.seen[o] === this.serial) continue;
-        this.seen[o] = this.serial;
-        visit(o);
+  /**
+   * Marks (in `marked`, with the returned serial) every organization with a word of `m` (in the
+   * filter's state, if it names one).
+   */
+  private markOrganizations(m: WordMatch, filter: CompiledFilter): number {
+    if (++this.markSerial === 0x7fffffff) {
+      this.marked.fill(0);
+      this.markSerial = 1;
+    }
+    const { postingStart, state } = this.data;
+    const postings = filter.state >= 0 ? this.data.statePostings : this.data.postings;
+    const { marked, markSerial } = this;
+    const markList = (w: number) => {
+      let from = postingStart[w]!;
+      let to = postingStart[w + 1]!;
+      if (filter.state >= 0) [from, to] = stateRun(postings, state, filter.state, from, to);
+      for (let p = from; p < to; p++) marked[postings[p]!] = markSerial;
+    };
+    for (let w = m.prefixFrom; w < m.prefixTo; w++) markList(w);
+    for (let i = 0; i < m.words.length; i += 2) markList(m.words[i]!);
+    return markSerial;
+  }
+
+  private scan(m: WordMatch, best: Best, mode: number, k: number, filter: CompiledFilter, fresh = true, mustHave = 0) {
+    if (fresh && ++this.serial === 0x7fffffff) {
+      this.seen.fill(0);
+      this.serial = 1;
+    }
+    const { postingStart, flags, size, state } = this.data;
+    // With a state filter, each list is read only over that state's run of statePostings.
+    const postings = filter.state >= 0 ? this.data.statePostings : this.data.postings;
+    const lists = m.prefixTo - m.prefixFrom + m.words.length / 2;
+    if (this.heap.length < lists) {
+      const n = 2 * lists;
+      [this.cursorAt, this.cursorEnd, this.cursorEdits, this.heap] = [new Int32Array(n), new Int32Array(n), new Int32Array(n), new Int32Array(n)];
+      this.cursorKey = new Float64Array(n);
+    }
+    const { cursorAt, cursorEnd, cursorEdits, cursorKey, heap, seen, serial, marked } = this;
+    let count = 0;
+    const open = (w: number, edits: number) => {
+      let from = postingStart[w]!;
+      let to = postingStart[w + 1]!;
+      if (filter.state >= 0) [from, to] = stateRun(postings, state, filter.state, from, to);
+      if (from === to) return;
+      cursorAt[count] = from;
+      cursorEnd[count] = to;
+      cursorEdits[count] = edits;
+      cursorKey[count] = edits * size + postings[from]!;
+      heap[count] = count;
+      count++;
+    };
+    for (let w = m.prefixFrom; w < m.prefixTo; w++) open(w, 0);
+    for (let i = 0; i < m.words.length; i += 2) open(m.words[i]!, m.words[i + 1]!);
+    const down = (from: number) => {
+      let i = from;
+      const c = heap[i]!;
+      const key = cursorKey[c]!;
+      for (;;) {
+        let child = 2 * i + 1;
+        if (child >= count) break;
+        if (child + 1 < count && cursorKey[heap[child + 1]!]! < cursorKey[heap[child]!]!) child++;
+        if (cursorKey[heap[child]!]! >= key) break;
+        heap[i] = heap[child]!;
+        i = child;
       }
+      heap[i] = c;
+    };
+    for (let i = (count >>> 1) - 1; i >= 0; i--) down(i);
+    while (count > 0) {
+      const c = heap[0]!;
+      if (best.full && cursorKey[c]! >= best.worst) return;
+      if (++this.postingsRead > MAX_POSTINGS_READ || this.scored > MAX_ORGANIZATIONS_SCORED) return;
+      const o = postings[cursorAt[c]!]!;
+      if (++cursorAt[c]! < cursorEnd[c]!) cursorKey[c] = cursorEdits[c]! * size + postings[cursorAt[c]!]!;
+      else heap[0] = heap[--count]!;
+      if (count > 0) down(0);
+      if (seen[o] === serial) continue;
+      seen[o] = serial;
+      if (mustHave !== 0 && marked[o] !== mustHave) continue;
+      if (flags[o]! & CURATED || !this.passes(o, filter)) continue;
+      this.score(o, k);
+      if (mode === FULL ? this.matched === k && !this.leads : this.matched === k - 1) best.offer(this.edits * size + o);
     }
   }
 
@@ -427,4 +599,18 @@ export class DirectoryIndex {
     }
     return { activeOnly: !f.includeInactive, state, ntee };
   }
+}
+
+/** The positions of [from, to) of statePostings holding organizations of state `st`. */
+function stateRun(postings: Int32Array, state: Uint16Array, st: number, from: number, to: number): [number, number] {
+  const first = (at: number, lo: number, hi: number) => {
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (state[postings[mid]!]! < at) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  const start = first(st, from, to);
+  return [start, first(st + 1, start, to)];
 }
