@@ -34,6 +34,15 @@ const dates = <T extends Record<string, unknown>>(row: T, keys: string[]) => {
 
 type Versioned<T> = T & { version: string };
 
+/**
+ * A campaign's version as the reward rules see it: a hash of every column a decision reads except
+ * the spent budget, which the write checks by value. The batches of this process change only that
+ * budget (and updated_at), so the version of a campaign stays put while they run, and any edit to its
+ * rules, state or schedule changes it.
+ */
+const campaignVersion = (c: string) =>
+  sql.raw(`md5(row(${['status', 'archived_at', 'starts_at', 'ends_at', 'action_types', 'multiplier_bp', 'tiers', 'splits', 'budget_total', 'per_user_cap', 'token_pool_id', 'priority', 'created_at'].map((col) => `${c}.${col}`).join(', ')})::text)`);
+
 export type Snapshot = Omit<BatchSnapshot, 'campaigns'> & HotState;
 
 /**
@@ -79,7 +88,7 @@ export const batchRepo = {
       spend: { campaign_id: string; user_id: string; spent: string }[] | null;
     }>`
       WITH cand AS (
-        SELECT c.*, c.xmin::text AS version FROM campaigns c
+        SELECT c.*, ${campaignVersion('c')} AS version FROM campaigns c
          WHERE c.partner_id = ${partnerId} AND c.environment = ${environment}
            AND ((c.status = 'ACTIVE' AND c.archived_at IS NULL) OR c.id = ANY(${explicitCampaignIds}::text[]))
       ), usr AS (
@@ -125,7 +134,8 @@ export const batchRepo = {
   async lock(trx: Transaction<Database>, campaignIds: string[], poolIds: string[], cappedCampaignIds: string[], userIds: string[]): Promise<HotState> {
     const r = await sql<{ campaigns: Record<string, unknown>[] | null; pools: Record<string, unknown>[] | null; spend: { campaign_id: string; user_id: string; spent: string }[] | null }>`
       SELECT
-        (SELECT json_agg(row_to_json(c)) FROM (SELECT *, xmin::text AS version FROM campaigns WHERE id = ANY(${campaignIds}::text[]) ORDER BY id FOR UPDATE) c) AS campaigns,
+        (SELECT json_agg(row_to_json(c)) FROM (
+            SELECT c.*, ${campaignVersion('c')} AS version FROM campaigns c WHERE c.id = ANY(${campaignIds}::text[]) ORDER BY c.id FOR UPDATE) c) AS campaigns,
         (SELECT json_agg(row_to_json(p)) FROM (
             SELECT p.*, p.xmin::text AS version, a.balance::text AS balance, a.credits_total::text AS credits_total, a.debits_total::text AS debits_total
               FROM token_pools p JOIN ledger_accounts a ON a.id = p.account_id
@@ -145,13 +155,13 @@ export const batchRepo = {
   /**
    * Everything the batch writes, as one statement, which also checks that what the batch was decided
    * against still holds: each pool account at the balance it was decided against (and not below zero
-   * after), each campaign, pool and spend row at the version it was read at. If anything moved,
+   * after), each campaign at the version and spent budget, each pool and spend row as it was read. If anything moved,
    * rewards_batch_guard() raises a serialization failure and nothing of the batch is written. An
    * idempotency key used meanwhile makes the actions' unique index refuse the insert (keyTaken()). Outside a transaction this statement is the whole transaction: a batch
    * decided on remembered or unlocked state costs one round trip and holds its row locks only while
-   * it writes. Returns the new row versions of the campaigns it spent on.
+   * it writes.
    */
-  async write(db: Db, scope: Scope, input: BatchWrites, now: Date, checks: WriteChecks = {}): Promise<Map<string, string>> {
+  async write(db: Db, scope: Scope, input: BatchWrites, now: Date, checks: WriteChecks = {}): Promise<void> {
     const at = now.toISOString();
     const s = (v: bigint) => v.toString();
     // Rows travel as one JSON array per kind (bigints as strings), read back by json_to_recordset:
@@ -209,7 +219,7 @@ export const batchRepo = {
     const spendInserts = input.userSpend.filter((u) => u.expected === null);
     const running = checks.running;
     const tokens = (units: RawBuilder<unknown>) => sql`to_jsonb(trim_scale(${units}::numeric / ${s(TOKEN_SCALE)}::numeric))`;
-    const query = sql<{ versions: { id: string; version: string }[] | null }>`
+    const query = sql`
       WITH a AS MATERIALIZED (
         SELECT * FROM json_to_recordset(${actions}::json)
           AS a(n int, id text, key text, hash text, type text, amount bigint, currency text, status text, campaign text, pool text,
@@ -275,9 +285,10 @@ export const batchRepo = {
         RETURNING 1
       ), upd_campaigns AS (
         UPDATE campaigns c SET budget_spent = c.budget_spent + x.units, updated_at = ${at}::timestamptz
-          FROM json_to_recordset(${rows(spent.map((c) => ({ id: c.id, units: s(c.units), version: c.version })))}::json) AS x(id text, units bigint, version text)
-         WHERE c.id = ANY(${spent.map((c) => c.id)}::text[]) AND c.id = x.id AND c.xmin::text = x.version
-        RETURNING c.id, c.xmin::text AS version
+          FROM json_to_recordset(${rows(spent.map((c) => ({ id: c.id, units: s(c.units), spent: s(c.spentBefore), version: c.version })))}::json)
+               AS x(id text, units bigint, spent bigint, version text)
+         WHERE c.id = ANY(${spent.map((c) => c.id)}::text[]) AND c.id = x.id AND c.budget_spent = x.spent AND ${campaignVersion('c')} = x.version
+        RETURNING 1
       ), upd_spend AS (
         UPDATE campaign_user_spend sp SET spent = sp.spent + x.units
           FROM json_to_recordset(${rows(spendUpdates.map((u) => ({ campaign_id: u.campaignId, user_id: u.userId, units: s(u.units), expected: s(u.expected!) })))}::json)
@@ -319,8 +330,8 @@ export const batchRepo = {
         rewards_batch_guard(
           (SELECT count(*) FROM upd_campaigns) = ${spent.length}
           AND (SELECT count(*) FROM campaigns c
-                 JOIN json_to_recordset(${rows(unspent.map((c) => ({ id: c.id, version: c.version })))}::json) AS x(id text, version text)
-                   ON c.id = x.id AND c.xmin::text = x.version
+                 JOIN json_to_recordset(${rows(unspent.map((c) => ({ id: c.id, spent: s(c.spentBefore), version: c.version })))}::json) AS x(id text, spent bigint, version text)
+                   ON c.id = x.id AND c.budget_spent = x.spent AND ${campaignVersion('c')} = x.version
                 WHERE c.id = ANY(${unspent.map((c) => c.id)}::text[])) = ${unspent.length},
           'a campaign changed'),
         rewards_batch_guard(
@@ -342,7 +353,7 @@ export const batchRepo = {
             WHERE c.partner_id = ${scope.partnerId} AND c.environment = ${scope.environment} AND c.status = 'ACTIVE' AND c.archived_at IS NULL) = ${running?.length ?? 0}
           AND (SELECT count(*) FROM campaigns c
                  JOIN json_to_recordset(${rows(running ?? [])}::json) AS x(id text, version text)
-                   ON c.id = x.id AND c.xmin::text = x.version
+                   ON c.id = x.id AND ${campaignVersion('c')} = x.version
                 WHERE c.id = ANY(${(running ?? []).map((c) => c.id)}::text[]) AND c.partner_id = ${scope.partnerId} AND c.environment = ${scope.environment}
                   AND c.status = 'ACTIVE' AND c.archived_at IS NULL) = ${running?.length ?? 0}),
           'the running campaigns changed'),
@@ -353,21 +364,17 @@ export const batchRepo = {
            ORDER BY p.created_at, p.id LIMIT 1) IS NOT DISTINCT FROM ${checks.defaultPoolId ?? null}::text,
           'the default pool changed'),
         (SELECT count(*) FROM ins_actions) + (SELECT count(*) FROM ups_wallets) + (SELECT count(*) FROM ins_ledger) + (SELECT count(*) FROM ins_postings)
-          + (SELECT count(*) FROM ins_credits) + (SELECT count(*) FROM ins_events) AS rows,
-        (SELECT json_agg(json_build_object('id', id, 'version', version)) FROM upd_campaigns) AS versions`;
+          + (SELECT count(*) FROM ins_credits) + (SELECT count(*) FROM ins_events) AS rows`;
     const pool = db.isTransaction ? undefined : pgPoolOf(db as Kysely<Database>);
-    let versions: { id: string; version: string }[] | null;
     if (pool) {
       // Outside a transaction the statement runs as a named prepared statement, so PostgreSQL parses
       // and plans it once per connection rather than for every batch (planning alone cost about as
       // much as executing). The generic plan it settles on reaches every table through an index
       // (the = ANY conditions above), whatever the table statistics say.
       const compiled = query.compile(db);
-      const res = await pool.query<{ versions: { id: string; version: string }[] | null }>({ name: 'rewards_batch_write', text: compiled.sql, values: [...compiled.parameters] });
-      versions = res.rows[0]!.versions;
+      await pool.query({ name: 'rewards_batch_write', text: compiled.sql, values: [...compiled.parameters] });
     } else {
-      versions = (await query.execute(db)).rows[0]!.versions;
+      await query.execute(db);
     }
-    return new Map((versions ?? []).map((v) => [v.id, v.version]));
   },
 };

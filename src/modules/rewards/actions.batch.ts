@@ -103,8 +103,8 @@ export class SubmitBatches {
         const checks: WriteChecks = { running: state.running.map((c) => ({ id: c.id, version: c.version })) };
         if (plan.decided.some((w) => !plan.chosen.get(w.index)?.token_pool_id)) checks.defaultPoolId = state.defaultPoolId;
         try {
-          const versions = await batchRepo.write(this.db, scope, writes, now, checks);
-          this.advance(state, writes, versions, now);
+          await batchRepo.write(this.db, scope, writes, now, checks);
+          this.advance(state, writes, now);
           return batchOutcomes(actions, plan, writes.actions.map((d) => d.row));
         } catch (err) {
           if (!lostRace(err)) throw err;
@@ -121,18 +121,17 @@ export class SubmitBatches {
     this.userIds.set(`${key}|${externalId}`, userId);
   }
 
-  /** The state after a batch this process wrote: new balances and budgets, new row versions. */
-  private advance(state: ScopeState, writes: BatchWrites, versions: Map<string, string>, now: Date) {
+  /** The state after a batch this process wrote: new balances and budgets (versions do not change). */
+  private advance(state: ScopeState, writes: BatchWrites, now: Date) {
     for (const [id, after] of writes.poolsAfter) {
       const pool = state.pools.get(id)!;
       const spent = BigInt(pool.balance) - after;
       state.pools.set(id, { ...pool, balance: after, debits_total: BigInt(pool.debits_total) + spent });
     }
-    const units = new Map(writes.campaigns.map((c) => [c.id, c.units]));
+    const units = new Map(writes.campaigns.filter((c) => c.units > 0n).map((c) => [c.id, c.units]));
     state.running = state.running.map((c) => {
-      const version = versions.get(c.id);
-      if (version === undefined) return c;
-      return { ...c, version, budget_spent: BigInt(c.budget_spent) + units.get(c.id)!, updated_at: now };
+      const spent = units.get(c.id);
+      return spent === undefined ? c : { ...c, budget_spent: BigInt(c.budget_spent) + spent, updated_at: now };
     });
   }
 }

@@ -168,8 +168,8 @@ export interface BatchWrites {
    * and its net change (negative, or 0 when every action on it failed).
    */
   poolDeltas: { accountId: string; delta: bigint; expected: bigint }[];
-  /** Every campaign the batch went through, with what it spent and the row version decided against. */
-  campaigns: { id: string; units: bigint; version: string }[];
+  /** Every campaign the batch went through: what it spent, and the version and spent budget decided against. */
+  campaigns: { id: string; units: bigint; spentBefore: bigint; version: string }[];
   /** Per-user spend of capped campaigns: `expected` null when there was no row yet. */
   userSpend: { campaignId: string; userId: string; units: bigint; expected: bigint | null }[];
   /** Pool rows (status, expiry, vesting) the decisions read, with their versions. */
@@ -269,7 +269,7 @@ export function decideBatch(plan: BatchPlan, state: HotState, now: Date): BatchW
   for (const id of [...usedPools].sort()) poolDeltas.set(poolState.get(id)!.accountId, 0n);
   for (const d of actions) if (d.poolAccount) poolDeltas.set(d.poolAccount, poolDeltas.get(d.poolAccount)! - d.row.tokens_distributed);
   const balanceOf = new Map(state.pools.map((p) => [p.account_id, BigInt(p.balance)]));
-  const versionOf = new Map(state.campaigns.map((c) => [c.id, c.version]));
+  const campaignOf = new Map(state.campaigns.map((c) => [c.id, c]));
   const poolsAfter = new Map<string, bigint>();
   for (const id of usedPools) poolsAfter.set(id, poolState.get(id)!.balance);
   return {
@@ -277,7 +277,9 @@ export function decideBatch(plan: BatchPlan, state: HotState, now: Date): BatchW
     poolDeltas: [...poolDeltas]
       .map(([accountId, delta]) => ({ accountId, delta, expected: balanceOf.get(accountId)! }))
       .sort(byKey((p) => p.accountId)),
-    campaigns: [...campaignSpend].map(([id, units]) => ({ id, units, version: versionOf.get(id)! })).sort(byKey((c) => c.id)),
+    campaigns: [...campaignSpend]
+      .map(([id, units]) => ({ id, units, spentBefore: BigInt(campaignOf.get(id)!.budget_spent), version: campaignOf.get(id)!.version }))
+      .sort(byKey((c) => c.id)),
     userSpend: [...userSpend.entries()]
       .map(([k, u]) => ({ ...u, expected: spentBefore.get(k) ?? null }))
       .sort(byKey((u) => `${u.campaignId}:${u.userId}`)),
