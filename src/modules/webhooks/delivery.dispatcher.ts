@@ -99,10 +99,10 @@ export class WebhookDispatcher {
    * Runs until stopped: the loops inside `serve` and `worker`. Whenever fewer than a batch of
    * deliveries wait to be sent, two loops refill the queue: fan-out, which claims for this process
    * the new deliveries it has room for as it creates them, and claims of deliveries due (retries,
-   * fan-out's overflow, leases run out). At most a batch beyond `perEndpointConcurrency` is held
-   * per endpoint, so a busy endpoint's backlog is shared by every process that delivers and its
-   * rows never stand in the way of other endpoints'. A finished send starts the next queued one of
-   * its endpoint at once.
+   * fan-out's overflow, leases run out). Per endpoint a process holds at most two batches beyond
+   * `perEndpointConcurrency` (one through claims), so a busy endpoint's backlog is shared by every
+   * process that delivers (each fans out in turn as its queue runs low) and its rows never stand in
+   * the way of other endpoints'. A finished send starts the next queued one of its endpoint at once.
    */
   start(onError?: (err: unknown) => void): Dispatcher {
     if (onError) this.onError = onError;
