@@ -12,7 +12,7 @@ export interface DirectoryIndexOptions {
   databaseUrl?: string;
   /** How often the directory version is read, to learn of other processes' changes. */
   pollMs?: number;
-  /** Directories up to this many organizations are built inline (a few milliseconds), larger ones in a worker. */
+  /** Directories of fewer organizations are built inline (a few milliseconds), larger ones in a worker. */
   inlineRows?: number;
   /** Where failed builds and version reads are reported; the keeper carries on. */
   onError?: (err: unknown) => void;
@@ -134,7 +134,7 @@ export class DirectoryIndexKeeper {
     const changes = localDirectoryChanges();
     const started = performance.now();
     const size = Math.max(this.lastSize, await organizationsRepo.estimatedSize(this.db));
-    const inline = !this.options.databaseUrl || size <= (this.options.inlineRows ?? DEFAULT_INLINE_ROWS);
+    const inline = !this.options.databaseUrl || size < (this.options.inlineRows ?? DEFAULT_INLINE_ROWS);
     decided(inline);
     const data = inline ? await this.buildInline() : await this.buildInWorker(this.options.databaseUrl!);
     if (this.closed) return;

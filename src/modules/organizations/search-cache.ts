@@ -1,8 +1,9 @@
 import { localDirectoryChanges } from './directory-changes.js';
 
 /**
- * Search results kept for a short while. Autocomplete traffic repeats itself (every donor typing
- * "red" sends "r", "re", "red"), so a repeat is answered without searching again. Entries expire
+ * Search results kept for a short while, for the searches answered from SQL (while the directory
+ * index is not ready). Autocomplete traffic repeats itself (every donor typing "red" sends "r",
+ * "re", "red"), so a repeat is answered without searching the database again. Entries expire
  * after a TTL, and any change to the directory made by this process (directoryChanged()) or a new
  * directory index (clear()) drops them all at once. Concurrent identical searches share one search.
  *
