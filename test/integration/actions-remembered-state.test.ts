@@ -4,7 +4,7 @@ import { sql } from 'kysely';
 import { randomBytes } from 'node:crypto';
 import { accountIds } from '../../src/modules/ledger/index.js';
 import { createPartner, type PartnerFixture } from '../factories/partners.js';
-import { createPool, ledgerBalance, operatorCall, partnerCall, purchase } from '../factories/rewards.js';
+import { createPool, ledgerBalance, operatorCall, outboxEvents, partnerCall, purchase } from '../factories/rewards.js';
 import { closeWithLedgerCheck, createTestContext, type TestContext } from '../harness/context.js';
 
 /**
@@ -35,6 +35,14 @@ async function submit(c: TestContext, p: PartnerFixture, key: string, amount: st
 
 const poolBalance = (poolId: string) => ledgerBalance(ctx.services.db, accountIds.pool(poolId));
 
+/**
+ * Two submissions of 1 token here: the first creates the user (which takes the locked way and leaves
+ * nothing remembered), the second is decided on a fresh read and leaves its state remembered.
+ */
+async function remember(c: TestContext, p: PartnerFixture, prefix: string) {
+  for (const n of [1, 2]) assert.equal((await submit(c, p, `${prefix}_warm_${n}`, '1')).status, 200);
+}
+
 test('a pool funded by an operator between two submissions funds the second one', async () => {
   const p = await createPartner(ctx.services);
   const pool = await createPool(ctx.services, p.partnerId, { tokens: 100n });
@@ -49,7 +57,8 @@ test('a pool funded by an operator between two submissions funds the second one'
 
 test('a pool drawn on by another API process: the next submission here sees what is left', async () => {
   const p = await createPartner(ctx.services);
-  const pool = await createPool(ctx.services, p.partnerId, { tokens: 100n });
+  const pool = await createPool(ctx.services, p.partnerId, { tokens: 102n });
+  await remember(ctx, p, 'twin');
   assert.equal((await submit(ctx, p, 'twin_1', '60')).status, 200);
   assert.equal((await submit(twin, p, 'twin_2', '30')).status, 200);
   const refused = await submit(ctx, p, 'twin_3', '20');
@@ -62,6 +71,7 @@ test('a pool drawn on by another API process: the next submission here sees what
 test('a key first used through another API process answers 409 here, with that result', async () => {
   const p = await createPartner(ctx.services);
   await createPool(ctx.services, p.partnerId, { tokens: 100n });
+  await remember(ctx, p, 'key');
   assert.equal((await submit(ctx, p, 'key_1', '10')).status, 200);
   const original = await submit(twin, p, 'key_2', '10');
   assert.equal(original.status, 200);
@@ -112,4 +122,39 @@ test('a new default pool, once the old one expires, is drawn on from the next su
   assert.equal((await submit(ctx, p, 'dflt_3', '10')).status, 200);
   assert.equal(await poolBalance(fresh.id), 9_000n);
   assert.equal(await poolBalance(old.id), 9_000n);
+});
+
+test('another process drawing a pool below its alert threshold: the next submission here raises the alert once', async () => {
+  const p = await createPartner(ctx.services);
+  const pool = await createPool(ctx.services, p.partnerId, { tokens: 102n, lowBalanceThresholdUnits: 5_000n });
+  await remember(ctx, p, 'alert');
+  assert.equal((await submit(ctx, p, 'alert_1', '10')).status, 200);
+  assert.equal((await submit(twin, p, 'alert_2', '35')).status, 200, '55 left: still above 50');
+  // Here the pool is remembered at 90; this draw really takes it from 55 to 45.
+  assert.equal((await submit(ctx, p, 'alert_3', '10')).status, 200);
+  assert.equal(await poolBalance(pool.id), 4_500n);
+  const alerts = (await outboxEvents(ctx.services.db, p.partnerId, 'token_pool.low_balance')).filter((e) => e.data.tokenPoolId === pool.id);
+  assert.equal(alerts.length, 1);
+  assert.equal(alerts[0]!.data.balance, 45);
+  assert.equal((await submit(ctx, p, 'alert_4', '10')).status, 200);
+  assert.equal((await outboxEvents(ctx.services.db, p.partnerId, 'token_pool.low_balance')).filter((e) => e.data.tokenPoolId === pool.id).length, 1, 'once per crossing');
+});
+
+test("a campaign budget spent by another process: this process refuses what would exceed it, and grants what still fits", async () => {
+  const p = await createPartner(ctx.services);
+  const pool = await createPool(ctx.services, p.partnerId, { tokens: 10_000n });
+  const now = ctx.clock.now();
+  const id = randomBytes(12).toString('hex');
+  await sql`INSERT INTO campaigns (id, partner_id, environment, name, status, action_types, multiplier_bp, splits, token_pool_id, priority, budget_total, created_at, updated_at)
+            VALUES (${id}, ${p.partnerId}, 'sandbox', 'budget', 'ACTIVE', '["PURCHASE"]', 10000, '[]', ${pool.id}, 0, 3200, ${now}, ${now})`.execute(ctx.services.db);
+  await remember(ctx, p, 'budget');
+  assert.equal((await submit(ctx, p, 'budget_1', '10')).status, 200);
+  assert.equal((await submit(twin, p, 'budget_2', '15')).status, 200);
+  const over = await submit(ctx, p, 'budget_3', '10');
+  assert.equal(over.status, 402, JSON.stringify(over.body));
+  assert.equal(over.body.code, 'CAMPAIGN_BUDGET_EXHAUSTED');
+  assert.equal((await submit(ctx, p, 'budget_4', '5')).status, 200);
+  const spent = await sql<{ budget_spent: bigint }>`SELECT budget_spent FROM campaigns WHERE id = ${id}`.execute(ctx.services.db);
+  assert.equal(BigInt(spent.rows[0]!.budget_spent), 3_200n);
+  assert.equal(await poolBalance(pool.id), 1_000_000n - 3_200n);
 });

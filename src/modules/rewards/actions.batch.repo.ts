@@ -52,6 +52,11 @@ export type Snapshot = Omit<BatchSnapshot, 'campaigns'> & HotState;
 export interface WriteChecks {
   running?: { id: string; version: string }[];
   defaultPoolId?: string | null;
+  /**
+   * Per pool id, the balances the pool must end within (null: no upper bound) when the decisions did
+   * not read its exact balance; without an entry, anything from zero up.
+   */
+  poolRanges?: Map<string, { min: bigint; max: bigint | null }>;
 }
 
 const campaignFromJson = (c: Record<string, unknown>) =>
@@ -211,8 +216,18 @@ export const batchRepo = {
         };
       }),
     );
-    const moved = input.poolDeltas.filter((p) => p.delta !== 0n);
-    const unmoved = input.poolDeltas.filter((p) => p.delta === 0n);
+    // A pool is checked at the exact balance decided against when a decision read it; otherwise only
+    // its balance after the batch is: within the range the caller asks for (no alert, refill or status
+    // change to make), or at least zero.
+    const pools = input.poolDeltas.map((p) => {
+      const range = checks.poolRanges?.get(p.poolId);
+      return { id: p.accountId, delta: s(p.delta), expected: p.exact ? s(p.expected) : null, min: s(range?.min ?? 0n), max: range?.max == null ? null : s(range.max) };
+    });
+    const moved = pools.filter((p, i) => input.poolDeltas[i]!.delta !== 0n);
+    const unmoved = pools.filter((p, i) => input.poolDeltas[i]!.delta === 0n);
+    const poolCheck = (acc: string, x: string, delta: string) =>
+      sql.raw(`(${x}.expected IS NULL OR ${acc}.balance = ${x}.expected) AND ${acc}.balance + ${delta} >= ${x}.min
+               AND (${x}.max IS NULL OR ${acc}.balance + ${delta} <= ${x}.max)`);
     const spent = input.campaigns.filter((c) => c.units > 0n);
     const unspent = input.campaigns.filter((c) => c.units === 0n);
     const spendUpdates = input.userSpend.filter((u) => u.expected !== null);
@@ -250,9 +265,8 @@ export const batchRepo = {
       ), upd_pools AS (
         UPDATE ledger_accounts acc
            SET balance = acc.balance + d.delta, debits_total = acc.debits_total - d.delta
-          FROM json_to_recordset(${rows(moved.map((p) => ({ id: p.accountId, delta: s(p.delta), expected: s(p.expected) })))}::json)
-               AS d(id text, delta bigint, expected bigint)
-         WHERE acc.id = ANY(${moved.map((p) => p.accountId)}::text[]) AND acc.id = d.id AND acc.balance = d.expected AND acc.balance + d.delta >= 0
+          FROM json_to_recordset(${rows(moved)}::json) AS d(id text, delta bigint, expected bigint, min bigint, max bigint)
+         WHERE acc.id = ANY(${moved.map((p) => p.id)}::text[]) AND acc.id = d.id AND ${poolCheck('acc', 'd', 'd.delta')}
         RETURNING 1
       ), ups_wallets AS (
         -- In account id order (as every writer locks accounts), so concurrent writers cannot deadlock.
@@ -285,9 +299,10 @@ export const batchRepo = {
         RETURNING 1
       ), upd_campaigns AS (
         UPDATE campaigns c SET budget_spent = c.budget_spent + x.units, updated_at = ${at}::timestamptz
-          FROM json_to_recordset(${rows(spent.map((c) => ({ id: c.id, units: s(c.units), spent: s(c.spentBefore), version: c.version })))}::json)
+          FROM json_to_recordset(${rows(spent.map((c) => ({ id: c.id, units: s(c.units), spent: c.exact ? s(c.spentBefore) : null, version: c.version })))}::json)
                AS x(id text, units bigint, spent bigint, version text)
-         WHERE c.id = ANY(${spent.map((c) => c.id)}::text[]) AND c.id = x.id AND c.budget_spent = x.spent AND ${campaignVersion('c')} = x.version
+         WHERE c.id = ANY(${spent.map((c) => c.id)}::text[]) AND c.id = x.id AND ${campaignVersion('c')} = x.version
+           AND (x.spent IS NULL OR c.budget_spent = x.spent) AND (c.budget_total IS NULL OR c.budget_spent + x.units <= c.budget_total)
         RETURNING 1
       ), upd_spend AS (
         UPDATE campaign_user_spend sp SET spent = sp.spent + x.units
@@ -330,16 +345,17 @@ export const batchRepo = {
         rewards_batch_guard(
           (SELECT count(*) FROM upd_campaigns) = ${spent.length}
           AND (SELECT count(*) FROM campaigns c
-                 JOIN json_to_recordset(${rows(unspent.map((c) => ({ id: c.id, spent: s(c.spentBefore), version: c.version })))}::json) AS x(id text, spent bigint, version text)
-                   ON c.id = x.id AND c.budget_spent = x.spent AND ${campaignVersion('c')} = x.version
+                 JOIN json_to_recordset(${rows(unspent.map((c) => ({ id: c.id, spent: c.exact ? s(c.spentBefore) : null, version: c.version })))}::json)
+                   AS x(id text, spent bigint, version text)
+                   ON c.id = x.id AND ${campaignVersion('c')} = x.version AND (x.spent IS NULL OR c.budget_spent = x.spent)
                 WHERE c.id = ANY(${unspent.map((c) => c.id)}::text[])) = ${unspent.length},
           'a campaign changed'),
         rewards_batch_guard(
           (SELECT count(*) FROM upd_pools) = ${moved.length}
           AND (SELECT count(*) FROM ledger_accounts acc
-                 JOIN json_to_recordset(${rows(unmoved.map((p) => ({ id: p.accountId, expected: s(p.expected) })))}::json) AS x(id text, expected bigint)
-                   ON acc.id = x.id AND acc.balance = x.expected
-                WHERE acc.id = ANY(${unmoved.map((p) => p.accountId)}::text[])) = ${unmoved.length},
+                 JOIN json_to_recordset(${rows(unmoved)}::json) AS x(id text, delta bigint, expected bigint, min bigint, max bigint)
+                   ON acc.id = x.id AND ${poolCheck('acc', 'x', '0')}
+                WHERE acc.id = ANY(${unmoved.map((p) => p.id)}::text[])) = ${unmoved.length},
           'a pool balance moved'),
         rewards_batch_guard((SELECT count(*) FROM upd_spend) + (SELECT count(*) FROM ins_spend) = ${input.userSpend.length}, 'a per-user spend moved'),
         rewards_batch_guard(

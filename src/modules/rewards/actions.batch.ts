@@ -5,8 +5,8 @@ import type { NormalizedAction } from './actions.input.js';
 import { usersRepo } from '../users/users.repo.js';
 import type { CampaignRow, Scope } from './actions.repo.js';
 import { batchRepo, keyTaken, type WriteChecks } from './actions.batch.repo.js';
-import { batchDependencies, batchOutcomes, decideBatch, planBatch, type BatchWrites, type SubmitOutcome } from './actions.decide.js';
-import { afterPoolBalanceChange, poolReactsTo } from './pools.service.js';
+import { batchDependencies, batchOutcomes, decideBatch, planBatch, type BatchPlan, type BatchWrites, type SubmitOutcome } from './actions.decide.js';
+import { afterPoolBalanceChange, poolQuietRange } from './pools.service.js';
 import type { PoolWithBalance } from './pools.repo.js';
 
 export type { SubmitOutcome } from './actions.decide.js';
@@ -40,14 +40,17 @@ const scopeKey = (scope: Scope) => `${scope.partnerId}|${scope.environment}`;
  *
  * The usual batch is one statement, one round trip, no explicit transaction: it is decided in memory
  * against the state the previous batch of the same partner left (the running campaigns, the pools,
- * the users' ids), and its one write checks that every row it was decided against is still as
- * remembered (rewards_batch_guard in batchRepo.write). Batches of one partner run one after another
- * in this process, so the check fails only when another process or operation (a reversal, a refill,
- * a campaign edit) got in between; the batch is then decided again under row locks and the state is
- * read afresh. What is not remembered (a first batch, a user not seen yet, a named campaign that is
- * not running, per-user caps) is read first, in one more round trip. Batches that create users, or
- * that move a pool across a refill or alert threshold, go the locked way at once: those steps need
- * the transaction around them.
+ * the users' ids), and its one write checks that what the decisions rest on still holds
+ * (rewards_batch_guard in batchRepo.write): the campaigns' rules and the running set unchanged, and
+ * for balances and budgets only what the decisions need. A granted reward needs the pool to end at
+ * zero or more (and where no refill, alert or status change follows), and its campaign within budget;
+ * only a refusal for want of tokens or budget needs the exact balance or budget it saw. So other
+ * processes drawing on the same pool do not make each other's batches fail. When a check fails (a
+ * reversal, a refill, a campaign edit, another process near a limit) the batch is decided again under
+ * row locks and the state is read afresh. What is not remembered (a first batch, a user not seen yet,
+ * a named campaign that is not running, per-user caps) is read first, in one more round trip. Batches
+ * that create users, or that move a pool across a refill or alert threshold, go the locked way at
+ * once: those steps need the transaction around them.
  *
  * Idempotency keys are not looked up on the usual way: the write claims them through the unique
  * index, which refuses a key used before, so a retried request costs its batch the locked way.
@@ -93,27 +96,40 @@ export class SubmitBatches {
       return id ? [{ id, external_user_id: e }] : [];
     });
     const plan = planBatch(actions, { existing: [], users, campaigns, defaultPoolId: state.defaultPoolId }, now);
-    if (plan.toCreate.size === 0) {
-      const writes = decideBatch(plan, { campaigns, pools: [...state.pools.values()], spend }, now);
-      const quiet = [...writes.poolsAfter].every(([id, after]) => {
-        const pool = state.pools.get(id)!;
-        return after === pool.balance || !poolReactsTo(pool, after);
-      });
-      if (quiet) {
-        const checks: WriteChecks = { running: state.running.map((c) => ({ id: c.id, version: c.version })) };
-        if (plan.decided.some((w) => !plan.chosen.get(w.index)?.token_pool_id)) checks.defaultPoolId = state.defaultPoolId;
-        try {
-          await batchRepo.write(this.db, scope, writes, now, checks);
-          this.advance(state, writes, now);
-          return batchOutcomes(actions, plan, writes.actions.map((d) => d.row));
-        } catch (err) {
-          if (!lostRace(err)) throw err;
-        }
+    const writes = plan.toCreate.size === 0 ? decideBatch(plan, { campaigns, pools: [...state.pools.values()], spend }, now) : null;
+    const checks = writes && this.checksFor(state, plan, writes);
+    if (writes && checks) {
+      try {
+        await batchRepo.write(this.db, scope, writes, now, checks);
+        this.advance(state, writes, now);
+        return batchOutcomes(actions, plan, writes.actions.map((d) => d.row));
+      } catch (err) {
+        if (!lostRace(err)) throw err;
       }
     }
     this.states.delete(key);
     const outcomes = await this.db.transaction().execute((trx) => submitLocked(trx, scope, actions, now));
     return outcomes;
+  }
+
+  /**
+   * What the write must find for decisions made on remembered state: the running campaigns and the
+   * default pool unchanged, and each pool the batch draws on ending where nothing follows from its
+   * new balance (refill, alert, status change), whatever else drew on it meanwhile. Null when a pool
+   * would end outside that range: the batch then goes the locked way, where those follow-ups run.
+   */
+  private checksFor(state: ScopeState, plan: BatchPlan, writes: BatchWrites): WriteChecks | null {
+    const poolRanges = new Map<string, { min: bigint; max: bigint | null }>();
+    for (const [id, after] of writes.poolsAfter) {
+      const pool = state.pools.get(id)!;
+      if (after === pool.balance) continue;
+      const range = poolQuietRange(pool);
+      if (!range || after < range.min || (range.max !== null && after > range.max)) return null;
+      poolRanges.set(id, range);
+    }
+    const checks: WriteChecks = { running: state.running.map((c) => ({ id: c.id, version: c.version })), poolRanges };
+    if (plan.decided.some((w) => !plan.chosen.get(w.index)?.token_pool_id)) checks.defaultPoolId = state.defaultPoolId;
+    return checks;
   }
 
   private remember(key: string, externalId: string, userId: string) {

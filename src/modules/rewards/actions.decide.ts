@@ -164,12 +164,17 @@ export interface DecidedAction {
 export interface BatchWrites {
   actions: DecidedAction[];
   /**
-   * Every pool account the batch drew on or was refused by, with the balance it was decided against
-   * and its net change (negative, or 0 when every action on it failed).
+   * Every pool account the batch drew on or was refused by: its net change (negative, or 0 when
+   * every action on it failed), the balance it was decided against, and whether the decisions depend
+   * on that exact balance (an action refused for want of tokens). Otherwise they only need the pool
+   * not to go below zero: granted rewards stay right whatever else draws on the pool meanwhile.
    */
-  poolDeltas: { accountId: string; delta: bigint; expected: bigint }[];
-  /** Every campaign the batch went through: what it spent, and the version and spent budget decided against. */
-  campaigns: { id: string; units: bigint; spentBefore: bigint; version: string }[];
+  poolDeltas: { poolId: string; accountId: string; delta: bigint; expected: bigint; exact: boolean }[];
+  /**
+   * Every campaign the batch went through: what it spent, the version and spent budget decided
+   * against, and whether the decisions depend on that exact budget (an action refused for budget).
+   */
+  campaigns: { id: string; units: bigint; spentBefore: bigint; version: string; exact: boolean }[];
   /** Per-user spend of capped campaigns: `expected` null when there was no row yet. */
   userSpend: { campaignId: string; userId: string; units: bigint; expected: bigint | null }[];
   /** Pool rows (status, expiry, vesting) the decisions read, with their versions. */
@@ -194,6 +199,8 @@ export function decideBatch(plan: BatchPlan, state: HotState, now: Date): BatchW
 
   const actions: DecidedAction[] = [];
   const campaignSpend = new Map<string, bigint>();
+  const exactPools = new Set<string>();
+  const exactCampaigns = new Set<string>();
   const userSpend = new Map<string, { campaignId: string; userId: string; units: bigint }>();
   const usedPools = new Set<string>();
   for (const w of plan.decided) {
@@ -215,6 +222,8 @@ export function decideBatch(plan: BatchPlan, state: HotState, now: Date): BatchW
     const verdict = judge(reward, rule, pool, now);
     const id = objectId(now);
     if (!verdict.ok) {
+      if (verdict.code === 'INSUFFICIENT_POOL' && pool) exactPools.add(pool.id);
+      if (verdict.code === 'CAMPAIGN_BUDGET_EXHAUSTED' && rule) exactCampaigns.add(rule.id);
       const row = actionRow(a, id, 'FAILED', rule, pool, 0n, [], null, verdict.code, verdict.message, now, userIds);
       actions.push({ row, poolAccount: null, availableAt: null, expiresAt: null });
       continue;
@@ -268,17 +277,26 @@ export function decideBatch(plan: BatchPlan, state: HotState, now: Date): BatchW
   const poolDeltas = new Map<string, bigint>();
   for (const id of [...usedPools].sort()) poolDeltas.set(poolState.get(id)!.accountId, 0n);
   for (const d of actions) if (d.poolAccount) poolDeltas.set(d.poolAccount, poolDeltas.get(d.poolAccount)! - d.row.tokens_distributed);
-  const balanceOf = new Map(state.pools.map((p) => [p.account_id, BigInt(p.balance)]));
+  const poolOfAccount = new Map(state.pools.map((p) => [p.account_id, p]));
   const campaignOf = new Map(state.campaigns.map((c) => [c.id, c]));
   const poolsAfter = new Map<string, bigint>();
   for (const id of usedPools) poolsAfter.set(id, poolState.get(id)!.balance);
   return {
     actions,
     poolDeltas: [...poolDeltas]
-      .map(([accountId, delta]) => ({ accountId, delta, expected: balanceOf.get(accountId)! }))
+      .map(([accountId, delta]) => {
+        const pool = poolOfAccount.get(accountId)!;
+        return { poolId: pool.id, accountId, delta, expected: BigInt(pool.balance), exact: exactPools.has(pool.id) };
+      })
       .sort(byKey((p) => p.accountId)),
     campaigns: [...campaignSpend]
-      .map(([id, units]) => ({ id, units, spentBefore: BigInt(campaignOf.get(id)!.budget_spent), version: campaignOf.get(id)!.version }))
+      .map(([id, units]) => ({
+        id,
+        units,
+        spentBefore: BigInt(campaignOf.get(id)!.budget_spent),
+        version: campaignOf.get(id)!.version,
+        exact: exactCampaigns.has(id),
+      }))
       .sort(byKey((c) => c.id)),
     userSpend: [...userSpend.entries()]
       .map(([k, u]) => ({ ...u, expected: spentBefore.get(k) ?? null }))

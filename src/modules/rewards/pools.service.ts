@@ -78,19 +78,31 @@ export async function ensurePartnerAccounts(trx: Trx | Kysely<Database>, scope: 
 }
 
 /**
- * Whether afterPoolBalanceChange() has anything to do at this balance (a refill, an alert crossing, a
- * status change). Reward batches written optimistically, in one statement, check it first and take
- * the locked path when it says yes; afterPoolBalanceChange() returns early when it says no, so the
- * two cannot disagree.
+ * The balances at which afterPoolBalanceChange() has nothing to do (no refill, no alert crossing, no
+ * status change): from `min` to `max` (null: no upper bound); null when there are none. Reward batches
+ * written optimistically, in one statement, stay inside it and have the statement check that the
+ * pool really ends inside it; afterPoolBalanceChange() returns early inside it, so the two cannot
+ * disagree.
  */
-export function poolReactsTo(pool: PoolWithBalance, balance: bigint): boolean {
-  if (pool.auto_refill_enabled && BigInt(pool.auto_refill_amount) > 0n && balance < BigInt(pool.auto_refill_threshold)) return true;
+export function poolQuietRange(pool: PoolWithBalance): { min: bigint; max: bigint | null } | null {
+  const max = (a: bigint, b: bigint) => (a > b ? a : b);
+  let min = 0n;
+  let top: bigint | null = null;
+  const lower = (v: bigint) => (top = top === null || v < top ? v : top);
+  const refillThreshold = BigInt(pool.auto_refill_threshold);
+  if (pool.auto_refill_enabled && BigInt(pool.auto_refill_amount) > 0n) min = max(min, refillThreshold);
   const threshold = BigInt(pool.low_balance_threshold);
-  if (threshold > 0n && balance < threshold && !pool.low_balance_alerted) return true;
-  if (balance >= threshold && pool.low_balance_alerted) return true;
-  if (balance === 0n && pool.status === 'ACTIVE') return true;
-  if (balance > 0n && pool.status === 'DEPLETED') return true;
-  return false;
+  if (pool.low_balance_alerted) lower(threshold - 1n);
+  else if (threshold > 0n) min = max(min, threshold);
+  if (pool.status === 'ACTIVE') min = max(min, 1n);
+  if (pool.status === 'DEPLETED') lower(0n);
+  return top !== null && top < min ? null : { min, max: top };
+}
+
+/** Whether afterPoolBalanceChange() has anything to do at this balance. */
+export function poolReactsTo(pool: PoolWithBalance, balance: bigint): boolean {
+  const quiet = poolQuietRange(pool);
+  return quiet === null || balance < quiet.min || (quiet.max !== null && balance > quiet.max);
 }
 
 /**
