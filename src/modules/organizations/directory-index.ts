@@ -1,4 +1,3 @@
-import { formatEin } from './bmf.js';
 import {
   ACTIVE,
   CITY,
@@ -147,6 +146,11 @@ export class DirectoryIndex {
   private query = 0;
   private readonly bestEdits = new Uint8Array(MAX_TYPED_WORDS);
   private postingsRead = 0;
+  private runSteps = 0;
+  /** The current query's last typed word and the run of words it begins (markWords). */
+  private lastWord = 0;
+  private prefixFrom = 0;
+  private prefixTo = 0;
   private scored = 0;
   /** score()'s results, kept in fields rather than a new object per organization scored. */
   private matched = 0;
@@ -204,10 +208,6 @@ export class DirectoryIndex {
     this.markWords(matches);
     const out: number[] = [];
     const { flags, curated, size } = this.data;
-    const take = (best: Best) => {
-      for (const key of best.keys) out.push(key % size);
-      return out.length >= f.limit;
-    };
 
     // Curated organizations: a few dozen, scored one by one.
     const curatedFull = new Best(f.limit);
@@ -218,18 +218,20 @@ export class DirectoryIndex {
       if (this.matched === k) curatedFull.offer(((this.leads ? 0 : 1) * 256 + this.edits) * size + o);
       else if (k > 1 && this.matched === k - 1) curatedPartial.offer(this.edits * size + o);
     }
-    if (take(curatedFull)) return out.slice(0, f.limit);
+    if (take(curatedFull, out, size, f.limit)) return out.slice(0, f.limit);
 
     // Names that start with the query.
     const starts = new Best(f.limit - out.length);
-    this.startRuns(matches, (from, to, edits) => {
-      for (let o = from; o < to; o++) {
-        if (starts.full && edits * size + o >= starts.worst) return;
-        if (++this.postingsRead > MAX_POSTINGS_READ) return;
+    const runs = this.startRuns(matches);
+    for (let r = 0; r < runs.length; r += 3) {
+      const edits = runs[r + 2]!;
+      for (let o = runs[r]!; o < runs[r + 1]!; o++) {
+        if (starts.full && edits * size + o >= starts.worst) break;
+        if (++this.postingsRead > MAX_POSTINGS_READ) break;
         if (!(flags[o]! & CURATED) && this.passes(o, filter)) starts.offer(edits * size + o);
       }
-    });
-    if (take(starts)) return out;
+    }
+    if (take(starts, out, size, f.limit)) return out;
 
     // Other names with every word: the word with the fewest postings drives, and the next fewest,
     // its organizations marked first, spares scoring the driver's that lack it ("family chritsian":
@@ -238,7 +240,7 @@ export class DirectoryIndex {
     const [driver, next] = [...matches].sort((a, b) => a.postings - b.postings);
     const mustHave = next && next.postings <= MARK_RATIO * driver!.postings ? this.markOrganizations(next, filter) : 0;
     this.scan(driver!, full, FULL, k, filter, true, mustHave);
-    if (take(full) || k === 1) return out;
+    if (take(full, out, size, f.limit) || k === 1) return out;
 
     // Names with all words but one, only when no name has them all: then they are the best
     // guesses left (a word mistyped beyond its allowance, or still being typed); otherwise they
@@ -251,7 +253,7 @@ export class DirectoryIndex {
     const partial = new Best(f.limit - out.length);
     this.scan(first!, partial, ALL_BUT_ONE, k, filter);
     this.scan(second!, partial, ALL_BUT_ONE, k, filter, false);
-    take(partial);
+    take(partial, out, size, f.limit);
     return out;
   }
 
@@ -269,21 +271,26 @@ export class DirectoryIndex {
     const d = this.data;
     const flags = d.flags[o]!;
     const at = o * TEXT_FIELDS;
-    const text = (field: number) => this.text.toString('utf8', d.textStart[at + field], d.textStart[at + field + 1]! - 1);
     const ein = d.ein[o]!;
+    const digits = String(ein).padStart(9, '0');
     return {
       id: d.id[o]!,
-      slug: text(SLUG),
-      name: text(NAME),
-      ein: ein < 0 ? null : formatEin(String(ein).padStart(9, '0')),
-      city: flags & HAS_CITY ? text(CITY) : null,
+      slug: this.textOf(at + SLUG),
+      name: this.textOf(at + NAME),
+      ein: ein < 0 ? null : `${digits.slice(0, 2)}-${digits.slice(2)}`,
+      city: flags & HAS_CITY ? this.textOf(at + CITY) : null,
       state: d.states[d.state[o]!] || null,
       nteeCode: d.ntees[d.ntee[o]!] || null,
       deductible: (flags & DEDUCTIBLE) !== 0,
       status: flags & ACTIVE ? 'active' : 'inactive',
-      logoUrl: flags & HAS_LOGO ? text(LOGO) : null,
+      logoUrl: flags & HAS_LOGO ? this.textOf(at + LOGO) : null,
       curated: (flags & CURATED) !== 0,
     };
+  }
+
+  /** Text i of DirectoryIndexData.text (packTexts). */
+  private textOf(i: number): string {
+    return this.text.toString('utf8', this.data.textStart[i], this.data.textStart[i + 1]! - 1);
   }
 
   /** Without a query: curated organizations, then the rest, each in name order. */
@@ -380,9 +387,13 @@ export class DirectoryIndex {
     }
     for (let t = 0; t < matches.length; t++) {
       const m = matches[t]!;
-      for (let w = m.prefixFrom; w < m.prefixTo; w++) this.mark(w, t, 0);
       for (let i = 0; i < m.words.length; i += 2) this.mark(m.words[i]!, t, m.words[i + 1]!);
     }
+    // The last word's prefix run (thousands of words for one letter) is checked by range instead.
+    const last = matches[matches.length - 1]!;
+    this.lastWord = matches.length - 1;
+    this.prefixFrom = last.prefixFrom;
+    this.prefixTo = last.prefixTo;
   }
 
   private mark(w: number, t: number, edits: number) {
@@ -410,9 +421,15 @@ export class DirectoryIndex {
     const { wordQuery, wordMask, wordEdits, bestEdits, query } = this;
     const from = orgWordStart[o]!;
     const to = orgWordStart[o + 1]!;
+    const { prefixFrom, prefixTo, lastWord } = this;
     let found = 0;
     for (let i = from; i < to; i++) {
       const w = orgWords[i]!;
+      if (w >= prefixFrom && w < prefixTo) {
+        // No word is both in the prefix run and marked for the last word; 0 edits is its best.
+        bestEdits[lastWord] = 0;
+        found |= 1 << lastWord;
+      }
       if (wordQuery[w] !== query) continue;
       const edits = wordEdits[w]!;
       for (let m = wordMask[w]!; m !== 0; m &= m - 1) {
@@ -432,7 +449,7 @@ export class DirectoryIndex {
     let leads = to - from >= k;
     for (let t = 0; leads && t < k; t++) {
       const w = orgWords[from + t]!;
-      leads = wordQuery[w] === query && ((wordMask[w]! >>> t) & 1) === 1;
+      leads = (t === lastWord && w >= prefixFrom && w < prefixTo) || (wordQuery[w] === query && ((wordMask[w]! >>> t) & 1) === 1);
     }
     this.matched = matched;
     this.edits = total;
@@ -447,45 +464,33 @@ export class DirectoryIndex {
    * word i + 1: each typed word narrows a run by binary search. Exact matches give one run, that of
    * `search_key LIKE q || '%'`.
    */
-  private startRuns(matches: WordMatch[], visit: (from: number, to: number, edits: number) => void) {
-    const { orgWords, orgWordStart } = this.data;
-    /** The first organization of [from, to) whose word at `at` is w or later (lacking it sorts first). */
-    const firstFrom = (at: number, w: number, from: number, to: number) => {
-      let lo = from;
-      let hi = to;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        const start = orgWordStart[mid]!;
-        if (orgWordStart[mid + 1]! - start <= at || orgWords[start + at]! < w) lo = mid + 1;
-        else hi = mid;
-      }
-      return lo;
-    };
-    let runs = 0;
-    const walk = (at: number, from: number, to: number, edits: number): void => {
-      if (from >= to || ++runs > MAX_START_RUNS) return;
-      if (at === matches.length) return visit(from, to, edits);
-      const m = matches[at]!;
-      if (m.prefixFrom < m.prefixTo) walk(at + 1, firstFrom(at, m.prefixFrom, from, to), firstFrom(at, m.prefixTo, from, to), edits);
-      for (let i = 0; i < m.words.length; i += 2) {
-        const w = m.words[i]!;
-        walk(at + 1, firstFrom(at, w, from, to), firstFrom(at, w + 1, from, to), edits + m.words[i + 1]!);
-      }
-    };
-    walk(0, 0, this.data.size, 0);
+  private startRuns(matches: WordMatch[]): number[] {
+    const runs: number[] = [];
+    this.runSteps = 0;
+    this.walkRuns(matches, 0, 0, this.data.size, 0, runs);
+    return runs;
   }
 
-  /**
-   * Offers to `best` the organizations with a word of `m` that are full matches (not starting with
-   * the query: those were offered already) or all-but-one matches, as `mode` says; curated ones
-   * and those the filter rejects are skipped. Each organization is looked at once per scan (`fresh`
-   * false continues the previous scan's record).
-   *
-   * The word's posting lists are merged by the least key their organizations can have (the list's
-   * edits * size + number: other words can only add edits), so organizations are looked at best
-   * first, and the scan stops when `best` is full and the next could not enter it. Common words
-   * ("v" as the last word begins 1,500 words) thus cost what the answer needs, not their postings.
-   */
+  /** startRuns() from typed word `at` on, within [from, to); each run as from, to, edits. */
+  private walkRuns(matches: WordMatch[], at: number, from: number, to: number, edits: number, runs: number[]): void {
+    if (from >= to || ++this.runSteps > MAX_START_RUNS) return;
+    if (at === matches.length) {
+      runs.push(from, to, edits);
+      return;
+    }
+    const { orgWords, orgWordStart } = this.data;
+    const m = matches[at]!;
+    if (m.prefixFrom < m.prefixTo) {
+      const start = firstWithWordFrom(orgWords, orgWordStart, at, m.prefixFrom, from, to);
+      this.walkRuns(matches, at + 1, start, firstWithWordFrom(orgWords, orgWordStart, at, m.prefixTo, start, to), edits, runs);
+    }
+    for (let i = 0; i < m.words.length; i += 2) {
+      const w = m.words[i]!;
+      const start = firstWithWordFrom(orgWords, orgWordStart, at, w, from, to);
+      this.walkRuns(matches, at + 1, start, firstWithWordFrom(orgWords, orgWordStart, at, w + 1, start, to), edits + m.words[i + 1]!, runs);
+    }
+  }
+
   /**
    * Marks (in `marked`, with the returned serial) every organization with a word of `m` (in the
    * filter's state, if it names one).
@@ -498,14 +503,17 @@ export class DirectoryIndex {
     const { postingStart, state } = this.data;
     const postings = filter.state >= 0 ? this.data.statePostings : this.data.postings;
     const { marked, markSerial } = this;
-    const markList = (w: number) => {
+    const lists = m.prefixTo - m.prefixFrom + m.words.length / 2;
+    for (let l = 0; l < lists; l++) {
+      const w = l < m.prefixTo - m.prefixFrom ? m.prefixFrom + l : m.words[2 * (l - m.prefixTo + m.prefixFrom)]!;
       let from = postingStart[w]!;
       let to = postingStart[w + 1]!;
-      if (filter.state >= 0) [from, to] = stateRun(postings, state, filter.state, from, to);
+      if (filter.state >= 0) {
+        from = firstOfState(postings, state, filter.state, from, to);
+        to = firstOfState(postings, state, filter.state + 1, from, to);
+      }
       for (let p = from; p < to; p++) marked[postings[p]!] = markSerial;
-    };
-    for (let w = m.prefixFrom; w < m.prefixTo; w++) markList(w);
-    for (let i = 0; i < m.words.length; i += 2) markList(m.words[i]!);
+    }
     return markSerial;
   }
 
@@ -525,35 +533,25 @@ export class DirectoryIndex {
     }
     const { cursorAt, cursorEnd, cursorEdits, cursorKey, heap, seen, serial, marked } = this;
     let count = 0;
-    const open = (w: number, edits: number) => {
+    for (let l = 0; l < lists; l++) {
+      const inRange = l < m.prefixTo - m.prefixFrom;
+      const w = inRange ? m.prefixFrom + l : m.words[2 * (l - m.prefixTo + m.prefixFrom)]!;
+      const edits = inRange ? 0 : m.words[2 * (l - m.prefixTo + m.prefixFrom) + 1]!;
       let from = postingStart[w]!;
       let to = postingStart[w + 1]!;
-      if (filter.state >= 0) [from, to] = stateRun(postings, state, filter.state, from, to);
-      if (from === to) return;
+      if (filter.state >= 0) {
+        from = firstOfState(postings, state, filter.state, from, to);
+        to = firstOfState(postings, state, filter.state + 1, from, to);
+      }
+      if (from === to) continue;
       cursorAt[count] = from;
       cursorEnd[count] = to;
       cursorEdits[count] = edits;
       cursorKey[count] = edits * size + postings[from]!;
       heap[count] = count;
       count++;
-    };
-    for (let w = m.prefixFrom; w < m.prefixTo; w++) open(w, 0);
-    for (let i = 0; i < m.words.length; i += 2) open(m.words[i]!, m.words[i + 1]!);
-    const down = (from: number) => {
-      let i = from;
-      const c = heap[i]!;
-      const key = cursorKey[c]!;
-      for (;;) {
-        let child = 2 * i + 1;
-        if (child >= count) break;
-        if (child + 1 < count && cursorKey[heap[child + 1]!]! < cursorKey[heap[child]!]!) child++;
-        if (cursorKey[heap[child]!]! >= key) break;
-        heap[i] = heap[child]!;
-        i = child;
-      }
-      heap[i] = c;
-    };
-    for (let i = (count >>> 1) - 1; i >= 0; i--) down(i);
+    }
+    for (let i = (count >>> 1) - 1; i >= 0; i--) siftDown(heap, cursorKey, count, i);
     while (count > 0) {
       const c = heap[0]!;
       if (best.full && cursorKey[c]! >= best.worst) return;
@@ -561,7 +559,7 @@ export class DirectoryIndex {
       const o = postings[cursorAt[c]!]!;
       if (++cursorAt[c]! < cursorEnd[c]!) cursorKey[c] = cursorEdits[c]! * size + postings[cursorAt[c]!]!;
       else heap[0] = heap[--count]!;
-      if (count > 0) down(0);
+      if (count > 0) siftDown(heap, cursorKey, count, 0);
       if (seen[o] === serial) continue;
       seen[o] = serial;
       if (mustHave !== 0 && marked[o] !== mustHave) continue;
@@ -601,16 +599,43 @@ export class DirectoryIndex {
   }
 }
 
-/** The positions of [from, to) of statePostings holding organizations of state `st`. */
-function stateRun(postings: Int32Array, state: Uint16Array, st: number, from: number, to: number): [number, number] {
-  const first = (at: number, lo: number, hi: number) => {
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (state[postings[mid]!]! < at) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
-  const start = first(st, from, to);
-  return [start, first(st + 1, start, to)];
+function take(best: Best, out: number[], size: number, limit: number): boolean {
+  for (const key of best.keys) out.push(key % size);
+  return out.length >= limit;
+}
+
+/** The first position of [lo, hi) of statePostings whose organization's state is `st` or later. */
+function firstOfState(postings: Int32Array, state: Uint16Array, st: number, lo: number, hi: number): number {
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (state[postings[mid]!]! < st) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The first organization of [lo, hi) whose word at `at` is w or later (lacking it sorts first). */
+function firstWithWordFrom(orgWords: Int32Array, orgWordStart: Uint32Array, at: number, w: number, lo: number, hi: number): number {
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const start = orgWordStart[mid]!;
+    if (orgWordStart[mid + 1]! - start <= at || orgWords[start + at]! < w) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Restores the heap order of heap[0..count) below position i, by cursorKey. */
+function siftDown(heap: Int32Array, cursorKey: Float64Array, count: number, i: number) {
+  const c = heap[i]!;
+  const key = cursorKey[c]!;
+  for (;;) {
+    let child = 2 * i + 1;
+    if (child >= count) break;
+    if (child + 1 < count && cursorKey[heap[child + 1]!]! < cursorKey[heap[child]!]!) child++;
+    if (cursorKey[heap[child]!]! >= key) break;
+    heap[i] = heap[child]!;
+    i = child;
+  }
+  heap[i] = c;
 }
