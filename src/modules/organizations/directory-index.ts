@@ -43,6 +43,7 @@ const TYPO_CACHE_WORDS = 50_000;
 /** Organizations whose API object is kept, for the names that come up again and again. */
 const ORGANIZATION_CACHE = 20_000;
 const NO_TYPOS = new Int32Array(0);
+const NONE = new Int32Array(0);
 /**
  * The second rarest typed word's organizations are marked before a scan when it has at most this
  * many times the driver's postings: marking costs a write per posting, scoring an organization
@@ -143,6 +144,8 @@ export class DirectoryIndex {
   private readonly wordMask: Uint32Array;
   /** ...and with how many edits, 2 bits per typed word. */
   private readonly wordEdits: Uint32Array;
+  /** How many of the words before each word are in some curated name (a prefix sum). */
+  private readonly curatedWordsBefore: Int32Array;
   private query = 0;
   private readonly bestEdits = new Uint8Array(MAX_TYPED_WORDS);
   private postingsRead = 0;
@@ -167,6 +170,21 @@ export class DirectoryIndex {
     this.wordQuery = new Int32Array(this.wordCount);
     this.wordMask = new Uint32Array(this.wordCount);
     this.wordEdits = new Uint32Array(this.wordCount);
+    this.curatedWordsBefore = new Int32Array(this.wordCount + 1);
+    for (const o of data.curated) {
+      for (let i = data.orgWordStart[o]!; i < data.orgWordStart[o + 1]!; i++) this.curatedWordsBefore[data.orgWords[i]! + 1] = 1;
+    }
+    for (let w = 0; w < this.wordCount; w++) this.curatedWordsBefore[w + 1]! += this.curatedWordsBefore[w]!;
+  }
+
+  /** Whether a typed word matches a word of some curated name: most queries' do not. */
+  private mayMatchCurated(matches: WordMatch[]): boolean {
+    const before = this.curatedWordsBefore;
+    for (const m of matches) {
+      if (before[m.prefixTo]! > before[m.prefixFrom]!) return true;
+      for (let i = 0; i < m.words.length; i += 2) if (before[m.words[i]! + 1]! > before[m.words[i]!]!) return true;
+    }
+    return false;
   }
 
   get version(): number {
@@ -212,7 +230,7 @@ export class DirectoryIndex {
     // Curated organizations: a few dozen, scored one by one.
     const curatedFull = new Best(f.limit);
     const curatedPartial = new Best(f.limit);
-    for (const o of curated) {
+    for (const o of this.mayMatchCurated(matches) ? curated : NONE) {
       if (!this.passes(o, filter)) continue;
       this.score(o, k);
       if (this.matched === k) curatedFull.offer(((this.leads ? 0 : 1) * 256 + this.edits) * size + o);
