@@ -48,6 +48,7 @@ async function serve() {
 
   // The directory's search index builds in the background; search answers from SQL until it is in.
   services.organizations.onIndexBuilt = (built) => app.log.info(built, 'directory search index built');
+  services.organizations.onIndexError = (err) => app.log.warn({ err }, 'directory search index not refreshed; it keeps answering, or SQL does');
   services.organizations.startIndex();
   const background = startBackgroundWork(services, app.log, { deliverWebhooks: runtime.config.webhooks.dispatchInServe });
   let stopping = false;

@@ -46,7 +46,7 @@ export type OrganizationSearchQueryType = Static<typeof OrganizationSearchQuery>
 export const OrganizationSearchResult = Type.Object(
   {
     data: Type.Array(Organization, {
-      description: 'Best first: curated matches, then names starting with q (in name order), then close matches by similarity',
+      description: 'Best first: curated matches, then names starting with q (exact ones first, in name order), then names with every word of q, fewer typos first',
     }),
   },
   { title: 'OrganizationSearchResult' },

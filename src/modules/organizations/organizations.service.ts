@@ -35,7 +35,13 @@ export class OrganizationsService {
     private readonly db: Kysely<Database>,
     options: DirectoryIndexOptions = {},
   ) {
-    this.index = new DirectoryIndexKeeper(db, options);
+    this.index = new DirectoryIndexKeeper(db, {
+      ...options,
+      onError: (err) => {
+        options.onError?.(err);
+        this.onIndexError?.(err);
+      },
+    });
     this.index.onBuilt = (built) => {
       // Answers kept from SQL or from the previous index may be older than the new index.
       this.searchCache.clear();
@@ -45,6 +51,8 @@ export class OrganizationsService {
 
   /** Told of each directory index swapped in (for the log). */
   onIndexBuilt: ((built: IndexBuilt) => void) | undefined;
+  /** Told of each failed index build or version check (for the log); search carries on. */
+  onIndexError: ((err: unknown) => void) | undefined;
 
   /** Builds the search index now rather than at the first search, and keeps it current. */
   startIndex(): void {
