@@ -28,11 +28,12 @@ export interface IndexBuilt {
 const DEFAULT_POLL_MS = 2000;
 const DEFAULT_INLINE_ROWS = 20_000;
 /**
- * The worker's heap limit, which keeps a bug from taking the machine's memory. 300,000 organizations
- * build within 192 MB; the process's peak (about 250 MB over its resting size, measured with serve) is
- * the worker's own start and the arrays it hands over, not its heap, and was the same with 1024 MB.
+ * The worker's heap limit, which keeps a bug from taking the machine's memory: 1 MB per thousand
+ * organizations, at least 256 MB (300,000 build within 192 MB). The process's peak (about 250 MB over
+ * its resting size with 300,000, measured with serve) is the worker's own start and the arrays it
+ * hands over, not its heap, and was the same with a limit of 1024 MB.
  */
-const WORKER_HEAP_MB = 256;
+const workerHeapMb = (organizations: number) => Math.max(256, Math.ceil(organizations / 1000));
 
 interface Build {
   /** Resolves once it is known whether the build runs inline (then searches wait for it). */
@@ -137,7 +138,7 @@ export class DirectoryIndexKeeper {
     const size = Math.max(this.lastSize, await organizationsRepo.estimatedSize(this.db));
     const inline = !this.options.databaseUrl || size < (this.options.inlineRows ?? DEFAULT_INLINE_ROWS);
     decided(inline);
-    const data = inline ? await this.buildInline() : await this.buildInWorker(this.options.databaseUrl!);
+    const data = inline ? await this.buildInline() : await this.buildInWorker(this.options.databaseUrl!, size);
     if (this.closed) return;
     this.index = new DirectoryIndex(data);
     this.indexChanges = changes;
@@ -151,10 +152,10 @@ export class DirectoryIndexKeeper {
     return builder.finish(version);
   }
 
-  private buildInWorker(databaseUrl: string): Promise<DirectoryIndexData> {
+  private buildInWorker(databaseUrl: string, organizations: number): Promise<DirectoryIndexData> {
     const worker = moduleWorker(import.meta.url, './directory-index.worker', {
       workerData: { databaseUrl },
-      resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
+      resourceLimits: { maxOldGenerationSizeMb: workerHeapMb(organizations) },
     });
     // A build under way must not keep a CLI process or a finished test alive.
     worker.unref();
