@@ -178,15 +178,13 @@ async function main() {
       const probes = autocompleteQueries(names, 2000, 11).filter((q) => !repeatedSet.has(q) && !distinctSet.has(q));
 
       // The index as the server builds it (a worker thread reading the table), here in this
-      // process: how long a build takes and how much memory the finished index holds.
-      const indexMemoryBefore = process.memoryUsage();
+      // process: how long a build takes and how large the finished index is.
       const keeper = new DirectoryIndexKeeper(db, { databaseUrl, inlineRows: 0 });
       const built = await new Promise<IndexBuilt>((resolve, reject) => {
         keeper.onBuilt = resolve;
         keeper.start();
         setTimeout(() => reject(new Error('the directory index was not built within 120 s')), 120_000).unref();
       });
-      const indexMemoryAfter = process.memoryUsage();
       const indexBytes = transferList(keeper.fresh()!.data).reduce((n, b) => n + b.byteLength, 0);
       await keeper.close();
 
@@ -246,7 +244,7 @@ async function main() {
         `                ${again.summary}`,
         `one file:       ${small.rows.toLocaleString('en-US')} rows (${path.basename(smallest)}), peak memory ${small.peakMb.toFixed(0)} MB: memory does not grow with the input`,
         `search: ${CONNECTIONS} connections, ${SECONDS} s per run (ceiling ${CEILING_SECONDS} s), server pool ${process.env.ALMONER_DB_POOL_SIZE ?? '10'}`,
-        `directory index: ${built.organizations.toLocaleString('en-US')} organizations built in ${(built.ms / 1000).toFixed(1)} s in a worker thread; ${(indexBytes / 2 ** 20).toFixed(0)} MB of arrays (heap ${((indexMemoryAfter.heapUsed - indexMemoryBefore.heapUsed) / 2 ** 20).toFixed(0)} MB, array buffers ${((indexMemoryAfter.arrayBuffers - indexMemoryBefore.arrayBuffers) / 2 ** 20).toFixed(0)} MB more after the build); the server answered from its own ${(indexReadyMs / 1000).toFixed(1)} s after it was ready; server RSS ${serveRssMb.toFixed(0)} MB after the runs`,
+        `directory index: ${built.organizations.toLocaleString('en-US')} organizations built in ${(built.ms / 1000).toFixed(1)} s in a worker thread; ${(indexBytes / 2 ** 20).toFixed(0)} MB of arrays; the server answered from its own ${(indexReadyMs / 1000).toFixed(1)} s after it was ready; server RSS ${serveRssMb.toFixed(0)} MB after the runs`,
         row('GET /healthz (ceiling)', ceiling),
         ...rounds.flatMap((r, i) => [
           row(`round ${i + 1} (load ${r.load}): every query new`, r.fresh),
