@@ -32,8 +32,20 @@ export const donationsRepo = {
 
   insert: (db: Db, row: Insertable<DonationsTable>) => db.insertInto('donations').values(row).returningAll().executeTakeFirstOrThrow(),
 
+  /** A partner's donation with its nonprofit's slug, for the status view. */
   find: (db: Db, partnerId: string, environment: Environment, id: string) =>
-    db.selectFrom('donations').selectAll().where('id', '=', id).where('partner_id', '=', partnerId).where('environment', '=', environment).executeTakeFirst(),
+    db
+      .selectFrom('donations as d')
+      .innerJoin('organizations as o', 'o.id', 'd.organization_id')
+      .selectAll('d')
+      .select('o.slug')
+      .where('d.id', '=', id)
+      .where('d.partner_id', '=', partnerId)
+      .where('d.environment', '=', environment)
+      .executeTakeFirst(),
+
+  tipsEnabled: async (db: Db, partnerId: string) =>
+    (await db.selectFrom('partners').select('tip_config').where('id', '=', partnerId).executeTakeFirstOrThrow()).tip_config.enabled,
 
   findAny: (db: Db, id: string) => db.selectFrom('donations').selectAll().where('id', '=', id).executeTakeFirst(),
 

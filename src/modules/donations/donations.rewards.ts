@@ -9,6 +9,7 @@ import type { ReversalsService } from '../rewards/actions.reverse.js';
 import type { PartnerClock } from '../rewards/partner-clock.js';
 import { formatTokens, TOKEN_SCALE } from '../rewards/distribution.js';
 import { donationsRepo, type DonationRow } from './donations.repo.js';
+import { eventBase } from './donations.view.js';
 
 /** One reward per donation, whoever asks and however often: the action is keyed by the donation. */
 export const donationRewardKey = (donationId: string) => `donation-link:${donationId}`;
@@ -82,13 +83,7 @@ export class DonationRewarder {
       });
       if (done) {
         await writeEvents(trx, [
-          newEvent(done.partner_id, done.environment, 'donation.completed', {
-            partnerDonationId: done.id,
-            amount: Number(done.amount),
-            currency: done.currency,
-            provider: done.provider,
-            tokensAwarded: formatTokens(outcome.tokens),
-          }, now),
+          newEvent(done.partner_id, done.environment, 'donation.completed', { ...eventBase(done), tokensAwarded: formatTokens(outcome.tokens) }, now),
         ]);
       }
       return done;

@@ -1,4 +1,9 @@
+import { AppError } from '../../platform/errors.js';
+import { normalizeCurrency } from '../../platform/money/currencies.js';
 import { parseDecimalToMinor } from '../../platform/money/decimal.js';
+import type { CreateLinkBodyType } from './donations.schemas.js';
+
+export const invalid = (path: string, message: string) => new AppError('VALIDATION_ERROR', message, { details: [{ path, message }] });
 
 /** Donation link limits (contract A8.3: amounts are integer minor units). */
 export const MIN_AMOUNT = 100;
@@ -71,4 +76,35 @@ function dollars(cents: bigint): string {
 export function centsFromEveryOrg(value: string | number): bigint | undefined {
   const parsed = parseDecimalToMinor(typeof value === 'number' ? String(value) : value.trim(), 2);
   return parsed.ok && parsed.minor > 0n ? parsed.minor : undefined;
+}
+
+/**
+ * What a create-link request asks for, checked on its own (nothing here needs the database): the
+ * provider and frequency with their defaults, the amount's range, a currency the provider takes,
+ * the tip (Stripe only), the donor's email for a monthly subscription, and the return URLs.
+ */
+export function linkTerms(body: CreateLinkBodyType) {
+  const provider = body.provider ?? 'every.org';
+  const frequency = body.frequency ?? 'once';
+  if (body.amount < MIN_AMOUNT || body.amount > MAX_AMOUNT) {
+    throw invalid('/amount', `amount is in the smallest currency unit (cents) and must be from ${MIN_AMOUNT} to ${MAX_AMOUNT}; got ${body.amount}`);
+  }
+  const currency = normalizeCurrency(body.currency);
+  if (!currency) throw invalid('/currency', `Unsupported currency "${body.currency}"; use an ISO 4217 code such as USD`);
+  if (provider === 'every.org' && currency !== 'USD') throw invalid('/currency', `Every.org takes USD only; got ${currency}`);
+  if (provider === 'every.org' && (body.tipAmount !== undefined || body.tipPercent !== undefined)) {
+    throw invalid(body.tipAmount !== undefined ? '/tipAmount' : '/tipPercent', 'Tips are for provider "stripe"; Every.org asks the donor for its own');
+  }
+  const amount = BigInt(body.amount);
+  const tip = tipFor(amount, body);
+  if (!tip.ok) throw invalid(tip.path, tip.reason);
+  if (frequency === 'monthly' && provider === 'stripe' && !body.donorEmail) {
+    throw invalid('/donorEmail', 'A monthly donation needs donorEmail: the subscription belongs to the donor');
+  }
+  for (const field of ['successUrl', 'cancelUrl'] as const) {
+    const value = body[field];
+    if (value !== undefined && !/^https?:\/\//i.test(value)) throw invalid(`/${field}`, `${field} must be an absolute http(s) URL; got "${value}"`);
+    if (value !== undefined && !URL.canParse(value)) throw invalid(`/${field}`, `${field} is not a valid URL`);
+  }
+  return { provider, frequency, currency, amount, tip: tip.tip };
 }

@@ -1,18 +1,17 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import { prefixedId } from '../../platform/crypto/ids.js';
+import { safeEqual } from '../../platform/crypto/signing.js';
 import type { Database } from '../../platform/db/schema.js';
 import { AppError, notFound } from '../../platform/errors.js';
-import { normalizeCurrency } from '../../platform/money/currencies.js';
 import { newEvent, writeEvents } from '../../platform/outbox/outbox.js';
 import type { Clock } from '../../platform/clock.js';
 import type { PartnerClock } from '../rewards/partner-clock.js';
-import { formatTokens } from '../rewards/distribution.js';
 import type { CheckoutService } from '../payments/checkout.service.js';
 import type { CustomersService } from '../payments/customers.service.js';
 import type { PaymentsAccountsService } from '../payments/accounts.service.js';
 import { donationsRepo, type DonationRow } from './donations.repo.js';
-import { centsFromEveryOrg, everyOrgLink, MAX_AMOUNT, MIN_AMOUNT, tipFor, withDonationId } from './donations.rules.js';
+import { centsFromEveryOrg, everyOrgLink, invalid, linkTerms, withDonationId } from './donations.rules.js';
+import { eventBase, toView } from './donations.view.js';
 import type { CreateLinkBodyType, DonationStatusViewType, EveryOrgNotificationType } from './donations.schemas.js';
 import type { DonationRewarder } from './donations.rewards.js';
 
@@ -29,8 +28,6 @@ export interface DonationsOptions {
   /** What Every.org's notifications must carry (in the URL registered with Every.org): a secret. */
   everyOrgIntakeToken: string;
 }
-
-const invalid = (path: string, message: string) => new AppError('VALIDATION_ERROR', message, { details: [{ path, message }] });
 
 /**
  * Donation links (contract A8.3). A link is a hosted checkout of the partner's payments account
@@ -50,29 +47,8 @@ export class DonationsService {
   ) {}
 
   async createLink(scope: Scope, body: CreateLinkBodyType) {
-    const provider = body.provider ?? 'every.org';
-    const frequency = body.frequency ?? 'once';
-    if (body.amount < MIN_AMOUNT || body.amount > MAX_AMOUNT) {
-      throw invalid('/amount', `amount is in the smallest currency unit (cents) and must be from ${MIN_AMOUNT} to ${MAX_AMOUNT}; got ${body.amount}`);
-    }
-    const currency = normalizeCurrency(body.currency);
-    if (!currency) throw invalid('/currency', `Unsupported currency "${body.currency}"; use an ISO 4217 code such as USD`);
-    if (provider === 'every.org' && currency !== 'USD') throw invalid('/currency', `Every.org takes USD only; got ${currency}`);
-    if (provider === 'every.org' && (body.tipAmount !== undefined || body.tipPercent !== undefined)) {
-      throw invalid(body.tipAmount !== undefined ? '/tipAmount' : '/tipPercent', 'Tips are for provider "stripe"; Every.org asks the donor for its own');
-    }
-    const amount = BigInt(body.amount);
-    const tip = tipFor(amount, body);
-    if (!tip.ok) throw invalid(tip.path, tip.reason);
-    if (tip.tip > 0n && !(await this.tipsEnabled(scope.partnerId))) throw invalid('/tipAmount', 'Tips are turned off for this partner (tipConfig.enabled is false)');
-    if (frequency === 'monthly' && provider === 'stripe' && !body.donorEmail) {
-      throw invalid('/donorEmail', 'A monthly donation needs donorEmail: the subscription belongs to the donor');
-    }
-    for (const field of ['successUrl', 'cancelUrl'] as const) {
-      const value = body[field];
-      if (value !== undefined && !/^https?:\/\//i.test(value)) throw invalid(`/${field}`, `${field} must be an absolute http(s) URL; got "${value}"`);
-      if (value !== undefined && !URL.canParse(value)) throw invalid(`/${field}`, `${field} is not a valid URL`);
-    }
+    const { provider, frequency, currency, amount, tip } = linkTerms(body);
+    if (tip > 0n && !(await donationsRepo.tipsEnabled(this.db, scope.partnerId))) throw invalid('/tipAmount', 'Tips are turned off for this partner (tipConfig.enabled is false)');
     const org = await donationsRepo.organizationBySlug(this.db, body.nonprofitSlug);
     if (!org || org.status !== 'active') throw new AppError('ORGANIZATION_NOT_FOUND', `No active nonprofit with slug "${body.nonprofitSlug}"; search GET /v1/partner/organizations?q=`);
     if (body.referralCode !== undefined && !(await donationsRepo.userExists(this.db, scope.partnerId, scope.environment, body.referralCode))) {
@@ -89,7 +65,7 @@ export class DonationsService {
     let link: string;
     let sessionId: string | null = null;
     if (provider === 'stripe') {
-      ({ link, sessionId } = await this.checkoutFor(scope, body, { id, orgId: org.id, amount, tip: tip.tip, currency, frequency, successUrl, cancelUrl }));
+      ({ link, sessionId } = await this.checkoutFor(scope, body, { id, orgId: org.id, amount, tip, currency, frequency, successUrl, cancelUrl }));
     } else {
       link = everyOrgLink({
         base: this.options.everyOrgBase,
@@ -111,7 +87,7 @@ export class DonationsService {
       provider,
       frequency,
       amount,
-      tip: tip.tip,
+      tip,
       currency,
       donor_email: body.donorEmail ?? null,
       first_name: body.firstName ?? null,
@@ -161,11 +137,10 @@ export class DonationsService {
   }
 
   async status(scope: Scope, donationId: string): Promise<DonationStatusViewType> {
-    let row = await donationsRepo.find(this.db, scope.partnerId, scope.environment, donationId);
-    if (!row) throw notFound(`Donation "${donationId}"`);
-    row = await this.reconcile(row);
-    const slug = await this.db.selectFrom('organizations').select('slug').where('id', '=', row.organization_id).executeTakeFirstOrThrow();
-    return toView(row, slug.slug);
+    const found = await donationsRepo.find(this.db, scope.partnerId, scope.environment, donationId);
+    if (!found) throw notFound(`Donation "${donationId}"`);
+    const { slug, ...row } = found;
+    return toView(await this.reconcile(row), slug);
   }
 
   /** The hosted checkout of this session was paid or declined: bring its donation up to date now. */
@@ -241,7 +216,7 @@ export class DonationsService {
 
   /** Every.org's notification: checked against our intake token, completes its donation once. */
   async everyOrgNotification(token: string | undefined, body: EveryOrgNotificationType) {
-    if (!token || !sameSecret(token, this.options.everyOrgIntakeToken)) {
+    if (!token || !safeEqual(token, this.options.everyOrgIntakeToken)) {
       throw new AppError('INVALID_TOKEN', 'The notification token is missing or wrong');
     }
     const row = await donationsRepo.findAny(this.db, body.partnerDonationId);
@@ -285,36 +260,4 @@ export class DonationsService {
     }
     return n;
   }
-
-  private async tipsEnabled(partnerId: string) {
-    const p = await this.db.selectFrom('partners').select('tip_config').where('id', '=', partnerId).executeTakeFirstOrThrow();
-    return p.tip_config.enabled;
-  }
-}
-
-function sameSecret(given: string, expected: string) {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
-export function eventBase(row: DonationRow) {
-  return { partnerDonationId: row.id, amount: Number(row.amount), currency: row.currency, provider: row.provider };
-}
-
-function toView(row: DonationRow, slug: string): DonationStatusViewType {
-  return {
-    partnerDonationId: row.id,
-    status: row.status,
-    amount: Number(row.amount),
-    tip: Number(row.tip),
-    currency: row.currency,
-    provider: row.provider,
-    frequency: row.frequency,
-    nonprofitSlug: slug,
-    tokensAwarded: row.tokens_awarded === null ? null : formatTokens(row.tokens_awarded),
-    failureReason: row.failure_reason,
-    createdAt: row.created_at.toISOString(),
-    completedAt: row.completed_at ? row.completed_at.toISOString() : null,
-  };
 }

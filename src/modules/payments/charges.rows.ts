@@ -14,6 +14,20 @@ import type { ChargeRequest } from './processor.charges.js';
 type ChargeRow = Selectable<ChargesTable>;
 type MethodRow = Selectable<PaymentMethodsTable>;
 
+/** What a charge is made of, whichever flow takes it. */
+export interface TakeInput {
+  customerId: string | null;
+  method: MethodRow;
+  currency: string;
+  split: Split;
+  connectedAccountId: string | null;
+  donation: Donation;
+  paymentIntentId: string | null;
+  now: Date;
+  /** The processor's idempotency key; by default one of this charge alone. */
+  processorKey?: string;
+}
+
 export async function accountAuth(db: Kysely<Database> | Transaction<Database>, accountId: string): Promise<PaymentsAuth> {
   const a = (await accountsRepo.find(db, accountId))!;
   return { accountId, partnerId: a.partner_id, partnerNumber: a.partner_number, environment: a.environment, processor: a.processor };
@@ -39,17 +53,9 @@ export function chargeMoney(auth: PaymentsAuth, row: ChargeRow): ChargeMoney {
 
 export async function chargeRowInsert(
   trx: Transaction<Database>,
-  c: {
+  c: TakeInput & {
     id: string;
     auth: PaymentsAuth;
-    customerId: string | null;
-    method: MethodRow;
-    currency: string;
-    split: Split;
-    connectedAccountId: string | null;
-    donation: Donation;
-    paymentIntentId: string | null;
-    now: Date;
     status: 'processing' | 'succeeded' | 'pending' | 'failed';
     failureCode: string | null;
     failureMessage: string | null;

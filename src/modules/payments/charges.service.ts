@@ -21,7 +21,7 @@ import type { Processors } from './processor.js';
 import { TEST_PAYMENT_METHOD_IDS } from './sandbox-cards.js';
 import { chargesRepo } from './charges.repo.js';
 import { ProcessorChargeFlow } from './charges.processing.js';
-import { accountAuth, chargeMoney, chargeRowInsert, methodForProcessor } from './charges.rows.js';
+import { accountAuth, chargeMoney, chargeRowInsert, methodForProcessor, type TakeInput } from './charges.rows.js';
 import type { Clock } from '../../platform/clock.js';
 
 type ChargeRow = Selectable<ChargesTable>;
@@ -32,19 +32,6 @@ const DAY_MS = 86_400_000;
 export interface ChargeAnswer {
   status: 'Success';
   chargeId: string;
-}
-
-export interface TakeInput {
-  customerId: string | null;
-  method: MethodRow;
-  currency: string;
-  split: Split;
-  connectedAccountId: string | null;
-  donation: Donation;
-  paymentIntentId: string | null;
-  now: Date;
-  /** The processor's idempotency key; by default one of this charge alone. */
-  processorKey?: string;
 }
 
 /** A decline: 402 with Stripe's decline code, the charge recorded as failed and nothing as paid. */
