@@ -8,6 +8,7 @@ import type { Donation } from './donation.js';
 import type { Split } from './fees.js';
 import type { ChargeMoney } from './money-ledger.js';
 import type { ChargeRequest } from './processor.charges.js';
+import type { ProcessorCard } from './processor.methods.js';
 
 /** Charge rows and what is read off them, shared by the charge flows and the webhooks. */
 
@@ -91,4 +92,18 @@ export async function chargeRowInsert(
     updated_at: c.now,
     ...c.more,
   });
+}
+
+/** The payment_methods columns of a card the processor saved. */
+export function cardColumns(card: ProcessorCard) {
+  return {
+    id: card.id,
+    type: 'card' as const,
+    card_brand: card.brand,
+    card_last4: card.last4,
+    card_exp_month: card.expMonth,
+    card_exp_year: card.expYear,
+    status: 'active' as const,
+    sandbox_outcome: card.sandboxOutcome,
+  };
 }

@@ -9,6 +9,7 @@ import type { PartnerClock } from '../rewards/partner-clock.js';
 import type { PaymentsAccountsService } from './accounts.service.js';
 import type { ChargesService } from './charges.service.js';
 import { chargesRepo } from './charges.repo.js';
+import { cardColumns } from './charges.rows.js';
 import type { CustomersService } from './customers.service.js';
 import type { DestinationsService } from './destinations.js';
 import { chargeCurrency, toDonation, type Donation } from './donation.js';
@@ -167,17 +168,10 @@ export class PaymentIntentsService {
         const source = body.card ? { card: body.card } : { paymentMethod: body.paymentMethod! };
         const { card, requiresAuthentication } = await this.processors.for(auth).confirmPaymentIntentCard(intent.id, source, now);
         method = await chargesRepo.insertMethod(trx, {
-          id: card.id,
+          ...cardColumns(card),
           account_id: intent.account_id,
           // Saved to the customer only when asked (persistPaymentMethod, Stripe's setup_future_usage).
           customer_id: intent.persist_payment_method ? intent.customer_id : null,
-          type: 'card',
-          card_brand: card.brand,
-          card_last4: card.last4,
-          card_exp_month: card.expMonth,
-          card_exp_year: card.expYear,
-          status: 'active',
-          sandbox_outcome: card.sandboxOutcome,
           created_at: now,
         });
         if (requiresAuthentication) return toPaymentIntentView(await update({ status: 'requires_action', payment_method_id: method.id, last_error: null }));

@@ -10,6 +10,7 @@ import type { CustomersService } from './customers.service.js';
 import { paymentMethodsRepo, setupIntentsRepo } from './payment-methods.repo.js';
 import type { ConfirmSetupBodyType, SetupIntentType } from './payment-methods.schemas.js';
 import type { CardSource } from './processor.methods.js';
+import { cardColumns } from './charges.rows.js';
 import type { Processors } from './processor.js';
 
 type IntentRow = Selectable<SetupIntentsTable>;
@@ -107,17 +108,10 @@ export class SetupIntents {
     // A new card replaces one still waiting for authentication.
     if (intent.payment_method_id) await paymentMethodsRepo.detach(trx, intent.payment_method_id, now);
     await paymentMethodsRepo.insert(trx, {
-      id: card.id,
+      ...cardColumns(card),
       account_id: intent.account_id,
       // Attached only once authenticated, so a card stuck in 3-D Secure never shows in the list.
       customer_id: requiresAuthentication ? null : intent.customer_id,
-      type: 'card',
-      card_brand: card.brand,
-      card_last4: card.last4,
-      card_exp_month: card.expMonth,
-      card_exp_year: card.expYear,
-      status: 'active',
-      sandbox_outcome: card.sandboxOutcome,
       billing_details: JSON.stringify({ name: body.billingDetails?.name ?? null, email: body.billingDetails?.email ?? null, phone: body.billingDetails?.phone ?? null }),
       created_at: now,
     });

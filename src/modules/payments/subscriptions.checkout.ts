@@ -5,6 +5,7 @@ import type { PaymentsAuth } from '../../platform/http/auth.js';
 import type { PartnerClock } from '../rewards/partner-clock.js';
 import type { CheckoutSubscriptions } from './checkout.service.js';
 import { chargesRepo } from './charges.repo.js';
+import { cardColumns } from './charges.rows.js';
 import type { Processors } from './processor.js';
 import type { SubscriptionsService } from './subscriptions.service.js';
 
@@ -33,19 +34,7 @@ export class CheckoutSubscriptionStarter implements CheckoutSubscriptions {
       const { name: _name, ...card } = input.pay.card;
       const processor = this.processors.for(auth);
       const saved = await processor.confirmPaymentIntentCard(input.sessionId, { card }, now);
-      await chargesRepo.insertMethod(this.db, {
-        id: saved.card.id,
-        account_id: auth.accountId,
-        customer_id: input.customerId,
-        type: 'card',
-        card_brand: saved.card.brand,
-        card_last4: saved.card.last4,
-        card_exp_month: saved.card.expMonth,
-        card_exp_year: saved.card.expYear,
-        status: 'active',
-        sandbox_outcome: saved.card.sandboxOutcome,
-        created_at: now,
-      });
+      await chargesRepo.insertMethod(this.db, { ...cardColumns(saved.card), account_id: auth.accountId, customer_id: input.customerId, created_at: now });
       await this.db.updateTable('checkout_sessions').set({ payment_method_id: saved.card.id }).where('id', '=', input.sessionId).execute();
       if (saved.requiresAuthentication) return { status: 'requires_action', error: null };
       methodId = saved.card.id;
@@ -58,7 +47,7 @@ export class CheckoutSubscriptionStarter implements CheckoutSubscriptions {
         return { status: 'requires_payment_method', error: { code: 'payment_intent_authentication_failure', message: 'The card was not authenticated; try again or use another card.' } };
       }
       // Authenticated once, the card is set up for the renewals that follow (an off-session mandate).
-      await this.db.updateTable('payment_methods').set({ sandbox_outcome: 'succeeds' }).where('id', '=', method.id).execute();
+      await chargesRepo.markAuthenticated(this.db, method.id);
       methodId = method.id;
     } else {
       methodId = input.paymentMethodId!;
