@@ -78,3 +78,11 @@ export function assertModeAndInterval(mode: 'payment' | 'subscription', lines: C
     throw invalid('/tipInterval', `tipInterval must be the items' interval (${interval}); got ${body.tipInterval}`);
   }
 }
+
+/** The successURL the donor lands on: Stripe's {CHECKOUT_SESSION_ID} template, or ?session_id= added. */
+export function successRedirect(successUrl: string, sessionId: string): string {
+  if (successUrl.includes('{CHECKOUT_SESSION_ID}')) return successUrl.replaceAll('{CHECKOUT_SESSION_ID}', sessionId);
+  const url = new URL(successUrl);
+  url.searchParams.set('session_id', sessionId);
+  return url.toString();
+}

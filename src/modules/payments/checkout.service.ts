@@ -1,14 +1,14 @@
 import type { Kysely, Selectable } from 'kysely';
 import { prefixedId } from '../../platform/crypto/ids.js';
 import type { Database } from '../../platform/db/schema.js';
-import type { CheckoutLineItem, CheckoutSessionsTable, Interval } from '../../platform/db/schema.payments.js';
+import type { CheckoutSessionsTable } from '../../platform/db/schema.payments.js';
 import { AppError, notFound } from '../../platform/errors.js';
 import type { PaymentsAuth } from '../../platform/http/auth.js';
 import type { PartnerClock } from '../rewards/partner-clock.js';
 import type { PaymentsAccountsService } from './accounts.service.js';
 import { MAX_AMOUNT } from './catalog.schemas.js';
 import { currencyOrThrow, type CatalogService } from './catalog.service.js';
-import { assertModeAndInterval, assertRedirectUrl, checkoutLines } from './checkout.lines.js';
+import { assertModeAndInterval, assertRedirectUrl, checkoutLines, successRedirect } from './checkout.lines.js';
 import type { ChargesService } from './charges.service.js';
 import type { CheckoutBodyType, PayBodyType, PayResultType } from './checkout.schemas.js';
 import type { CustomersService } from './customers.service.js';
@@ -17,6 +17,7 @@ import { chargeCurrency, toDonation, type DonationInput } from './donation.js';
 import type { PaymentIntentsService } from './payment-intents.js';
 import { TEST_PAYMENT_METHOD_IDS } from './sandbox-cards.js';
 import { stripeCheckoutSession } from './checkout.stripe.js';
+import type { CheckoutSubscriptions } from './subscriptions.checkout.js';
 import type { Processors } from './processor.js';
 
 type SessionRow = Selectable<CheckoutSessionsTable>;
@@ -25,41 +26,10 @@ type SessionRow = Selectable<CheckoutSessionsTable>;
 export const SESSION_TTL_MS = 24 * 60 * 60 * 1000;
 const SESSION_ID = /^cs_(test|live)_[A-Za-z0-9]{24,64}$/;
 
-/**
- * What subscription-mode checkout needs from the subscriptions module, which is built separately:
- * wired in services.ts, a paid subscription checkout starts a subscription with the donor's card
- * (the module owns card handling, 3-D Secure and the first invoice). Unwired, subscription mode is
- * refused at creation with 409, so no session can be created that the page could not finish.
- */
-export interface CheckoutSubscriptions {
-  startFromCheckout(
-    auth: PaymentsAuth,
-    input: {
-      sessionId: string;
-      customerId: string | null;
-      currency: string;
-      items: CheckoutLineItem[];
-      tip: number;
-      tipInterval: Interval | null;
-      donation: DonationInput;
-      paymentMethodId: string | null;
-      pay: PayBodyType;
-    },
-  ): Promise<{ status: 'succeeded' | 'requires_action' | 'requires_payment_method'; error: PayResultType['error'] }>;
-}
-
 const invalid = (path: string, message: string) => new AppError('VALIDATION_ERROR', message, { details: [{ path, message }] });
 const DONATION_KEYS = ['charityId', 'givingaAccountNumber', 'subaccountNumber', 'masterAccountUsername', 'campaignId', 'carbonOffset', 'matchRequested',
   'customerCoveringFee', 'customerCoveringPartnerCut', 'description', 'statementDescriptor', 'notes', 'activityId', 'activityId2', 'activityId3', 'anonymity',
   'metadata'] as const;
-
-/** The successURL the donor lands on: Stripe's {CHECKOUT_SESSION_ID} template, or ?session_id= added. */
-export function successRedirect(successUrl: string, sessionId: string): string {
-  if (successUrl.includes('{CHECKOUT_SESSION_ID}')) return successUrl.replaceAll('{CHECKOUT_SESSION_ID}', sessionId);
-  const url = new URL(successUrl);
-  url.searchParams.set('session_id', sessionId);
-  return url.toString();
-}
 
 /**
  * Checkout sessions (contract B6.4) and the sandbox's hosted checkout page behind them. A session
@@ -77,8 +47,8 @@ export class CheckoutService {
     private readonly intents: PaymentIntentsService,
     private readonly accounts: PaymentsAccountsService,
     private readonly clock: PartnerClock,
-    private readonly subscriptions: CheckoutSubscriptions | null = null,
-    private readonly processors: Processors | null = null,
+    private readonly subscriptions: CheckoutSubscriptions,
+    private readonly processors: Processors,
   ) {}
 
   async create(auth: PaymentsAuth, customerId: string | null, body: CheckoutBodyType): Promise<{ id: string; url?: string }> {
@@ -104,12 +74,9 @@ export class CheckoutService {
     if (mode === 'subscription' && customerId === null) {
       throw invalid('/mode', 'Subscription mode needs a customer, who owns the subscription: use POST /customers/{customerId}/checkout');
     }
-    if (mode === 'subscription' && !this.subscriptions) {
-      throw new AppError('INVALID_STATE', 'subscription checkout is not available yet; create the subscription with POST /customers/{customerId}/subscriptions');
-    }
     const processorKey = `checkout:${prefixedId('k', 24)}`;
     const hosted =
-      auth.processor === 'stripe' && this.processors
+      auth.processor === 'stripe'
         ? await stripeCheckoutSession(this.processors, auth, {
             mode,
             customerId,
@@ -217,7 +184,7 @@ export class CheckoutService {
     }
     const donation = session.donation as DonationInput;
     if (session.mode === 'subscription') {
-      const started = await this.subscriptions!.startFromCheckout(auth, {
+      const started = await this.subscriptions.startFromCheckout(auth, {
         sessionId: session.id,
         customerId: session.customer_id,
         currency: session.currency,

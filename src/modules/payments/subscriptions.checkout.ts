@@ -3,11 +3,34 @@ import type { Database } from '../../platform/db/schema.js';
 import { AppError } from '../../platform/errors.js';
 import type { PaymentsAuth } from '../../platform/http/auth.js';
 import type { PartnerClock } from '../rewards/partner-clock.js';
-import type { CheckoutSubscriptions } from './checkout.service.js';
+import type { PayBodyType, PayResultType } from './checkout.schemas.js';
+import type { CheckoutLineItem, Interval } from '../../platform/db/schema.payments.js';
+import type { DonationInput } from './donation.js';
 import { chargesRepo } from './charges.repo.js';
 import { cardColumns } from './charges.rows.js';
 import type { Processors } from './processor.js';
 import type { SubscriptionsService } from './subscriptions.service.js';
+
+/**
+ * What the hosted checkout needs from subscriptions: a paid subscription-mode session starts a
+ * subscription with the donor's card (this side owns card handling, 3-D Secure and the first invoice).
+ */
+export interface CheckoutSubscriptions {
+  startFromCheckout(
+    auth: PaymentsAuth,
+    input: {
+      sessionId: string;
+      customerId: string | null;
+      currency: string;
+      items: CheckoutLineItem[];
+      tip: number;
+      tipInterval: Interval | null;
+      donation: DonationInput;
+      paymentMethodId: string | null;
+      pay: PayBodyType;
+    },
+  ): Promise<{ status: 'succeeded' | 'requires_action' | 'requires_payment_method'; error: PayResultType['error'] }>;
+}
 
 type Start = Parameters<CheckoutSubscriptions['startFromCheckout']>;
 type Answer = Awaited<ReturnType<CheckoutSubscriptions['startFromCheckout']>>;
