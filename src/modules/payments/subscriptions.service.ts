@@ -16,47 +16,9 @@ import type { SubscriptionBilling, SubscriptionRow } from './subscriptions.billi
 import type { StripeSubscriptions } from './subscriptions.stripe.js';
 import { addInterval, millisOrSeconds, prorate } from './subscriptions.rules.js';
 import type { CreateSubscriptionBodyType, ManageSubscriptionBodyType, SubscriptionItemType, SubscriptionType } from './subscriptions.schemas.js';
+import { toSubscription } from './subscriptions.view.js';
 
 const invalid = (path: string, message: string) => new AppError('VALIDATION_ERROR', message, { details: [{ path, message }] });
-const iso = (d: Date | null) => (d ? d.toISOString() : null);
-
-export function toSubscription(row: SubscriptionRow): SubscriptionType {
-  const d = row.donation as unknown as Donation;
-  return {
-    subscriptionId: row.id,
-    // Incomplete rows (a Stripe subscription being created) are not read out through the API; one that
-    // reaches here is a creation whose first payment Stripe has not confirmed yet.
-    status: row.status === 'incomplete' ? 'past_due' : row.status,
-    startDate: row.start_date.toISOString(),
-    endDate: iso(row.ended_at),
-    currentPeriodEnd: row.current_period_end.toISOString(),
-    cancelAtPeriodEnd: row.cancel_at_period_end,
-    cancelAt: iso(row.cancel_at),
-    customerId: row.customer_id,
-    paused: row.paused,
-    resumes: iso(row.resumes_at),
-    amount: Number(row.amount),
-    currency: row.currency,
-    interval: row.interval,
-    tip: row.tip_interval ? Number(row.tip) : 0,
-    tipInterval: row.tip_interval,
-    tipCurrency: row.tip_interval ? row.currency : null,
-    oneTimeTip: Number(row.one_time_tip),
-    oneTimeTipCurrency: row.one_time_tip > 0n ? row.currency : null,
-    charityId: d.charityId,
-    subaccountNumber: d.subaccountNumber,
-    givingaAccountNumber: d.givingaAccountNumber,
-    masterAccountUsername: d.masterAccountUsername,
-    subscriptionItems: row.items.map((i) => ({ priceId: i.priceId, productId: i.productId, unitAmount: i.unitAmount, quantity: i.quantity, currency: i.currency, interval: i.interval })),
-    paymentMethodId: row.payment_method_id,
-    notes: d.notes,
-    activityId: d.activityId,
-    activityId2: d.activityId2,
-    activityId3: d.activityId3,
-    anonymity: d.anonymity,
-  };
-}
-
 /** A tip with tipInterval recurs (it must match the items' interval); without it it is charged once at the start. */
 export function subscriptionTip(body: { tip?: number | undefined; tipInterval?: Interval | null | undefined; tipCurrency?: string | undefined }, currency: string, interval: Interval) {
   const tip = BigInt(body.tip ?? 0);

@@ -21,7 +21,8 @@ import { processorError, RETRY } from './processor.stripe.map.js';
 import { subscriptionsRepo } from './subscriptions.repo.js';
 import { addInterval, millisOrSeconds } from './subscriptions.rules.js';
 import type { CreateSubscriptionBodyType, ManageSubscriptionBodyType, SubscriptionType } from './subscriptions.schemas.js';
-import { subscriptionTip, toSubscription } from './subscriptions.service.js';
+import { subscriptionTip } from './subscriptions.service.js';
+import { toSubscription } from './subscriptions.view.js';
 import { mirrorOf, stripeItems, withStripePrices } from './subscriptions.stripe.items.js';
 
 type SubscriptionRow = Selectable<SubscriptionsTable>;
