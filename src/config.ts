@@ -27,6 +27,7 @@ const EnvSchema = Type.Object({
   ALMONER_WEBHOOK_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 10_000, default: 256 }),
   ALMONER_WEBHOOK_ENDPOINT_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 1_000, default: 32 }),
   ALMONER_WEBHOOK_POLL_MS: Type.Integer({ minimum: 10, maximum: 60_000, default: 200 }),
+  ALMONER_WEBHOOK_BATCH_SIZE: Type.Integer({ minimum: 1, maximum: 10_000, default: 600 }),
   ALMONER_WEBHOOK_ROTATION_GRACE_HOURS: Type.Integer({ minimum: 0, maximum: 720, default: 24 }),
   ALMONER_STRIPE_API_BASE: Type.String({ pattern: '^https?://[^/?#]+/?$', default: 'https://api.stripe.com' }),
   ALMONER_STRIPE_WEBHOOK_SECRET: Type.Optional(Type.String({ pattern: '^whsec_[^,\\s]+(,whsec_[^,\\s]+)*$' })),
@@ -85,6 +86,8 @@ export interface Config {
     readonly maxInFlight: number;
     readonly perEndpointConcurrency: number;
     readonly pollMs: number;
+    /** Events fanned out per transaction and deliveries claimed per claim. */
+    readonly batchSize: number;
     readonly rotationGraceMs: number;
   };
   readonly stripe: StripeConfig;
@@ -139,6 +142,7 @@ const INTEGER_VARS = new Set([
   'ALMONER_WEBHOOK_CONCURRENCY',
   'ALMONER_WEBHOOK_ENDPOINT_CONCURRENCY',
   'ALMONER_WEBHOOK_POLL_MS',
+  'ALMONER_WEBHOOK_BATCH_SIZE',
   'ALMONER_WEBHOOK_ROTATION_GRACE_HOURS',
   'ALMONER_STRIPE_TIMEOUT_MS',
   'ALMONER_STRIPE_MAX_NETWORK_RETRIES',
@@ -232,6 +236,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxInFlight: e.ALMONER_WEBHOOK_CONCURRENCY,
       perEndpointConcurrency: e.ALMONER_WEBHOOK_ENDPOINT_CONCURRENCY,
       pollMs: e.ALMONER_WEBHOOK_POLL_MS,
+      batchSize: e.ALMONER_WEBHOOK_BATCH_SIZE,
       rotationGraceMs: e.ALMONER_WEBHOOK_ROTATION_GRACE_HOURS * 3_600_000,
     }),
     stripe: Object.freeze({

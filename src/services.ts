@@ -74,6 +74,7 @@ export function serviceOptions(config: Config): ServiceOptions {
       maxInFlight: w.maxInFlight,
       perEndpointConcurrency: w.perEndpointConcurrency,
       pollMs: w.pollMs,
+      batchSize: w.batchSize,
     },
     stripe: config.stripe,
     plaid: config.plaid,

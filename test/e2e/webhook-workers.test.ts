@@ -295,7 +295,9 @@ test('two workers on one database: no event in flight twice at once, each delive
   receiver.delayMs = () => 5 + Math.floor(Math.random() * 20);
   const { partnerId, endpointId } = await endpointFor(receiver.url);
 
-  const env = { ALMONER_WEBHOOK_ENDPOINT_CONCURRENCY: String(PER_ENDPOINT) };
+  // Small batches: a process holds at most two batches of an endpoint beyond what it sends, so the
+  // backlog cannot all go to whichever worker fans out first; the other must claim its share.
+  const env = { ALMONER_WEBHOOK_ENDPOINT_CONCURRENCY: String(PER_ENDPOINT), ALMONER_WEBHOOK_BATCH_SIZE: '10' };
   const one = startWorker('one', env);
   const two = startWorker('two', env);
   await Promise.all([waitStarted(one), waitStarted(two)]);

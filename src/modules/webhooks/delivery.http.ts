@@ -1,8 +1,8 @@
 import dns from 'node:dns';
 import type { LookupFunction } from 'node:net';
-import { Agent } from 'undici';
 import { parseRetryAfter, type AttemptResult } from './delivery.policy.js';
 import { privateHostReason } from './webhooks.validation.js';
+import { encodeRequest, Exchange, WireClient, type WireOutcome, type WireTarget } from './delivery.wire.js';
 
 /** Resolves a host name to every address it has; injectable so tests can play a rebinding DNS. */
 export type Resolver = (hostname: string) => Promise<{ address: string; family: number }[]>;
@@ -15,14 +15,6 @@ export interface PostOptions {
   /** Production rules: https only, and every address connected to must be public. */
   strict: boolean;
   now: () => Date;
-}
-
-interface Target {
-  isHttps: boolean;
-  origin: string;
-  path: string;
-  /** Why a literal address in the URL may not be connected to under production rules, or null. */
-  literalRefusal: string | null;
 }
 
 class BlockedAddressError extends Error {
@@ -53,68 +45,78 @@ export function guardedLookup(resolver: Resolver): LookupFunction {
   }) as LookupFunction;
 }
 
+/** A URL parsed once for all the deliveries sent to it. */
+interface Target extends WireTarget {
+  /** Why a literal address in the URL may not be connected to under production rules, or null. */
+  literalRefusal: string | null;
+}
+
 /**
- * A delivery client on undici's dispatcher interface: keep-alive connections, and no response
- * stream or header object built per request, which makes a send cost about half the CPU of
- * node:http's. Connections are kept apart for strict and relaxed rules so a socket opened without
- * checks is never reused by a production delivery.
+ * Sends deliveries: keep-alive connections per endpoint origin (delivery.wire.ts), one attempt's
+ * timeout over connecting, sending and reading the answer, and the production rules (https only,
+ * public addresses only, checked again on every address connected to).
  */
 export class DeliveryClient {
-  private readonly agents: { strict: Agent; relaxed: Agent };
-  private readonly targets = new Map<string, Target>();
+  private readonly wire: WireClient;
+  private readonly targets = new Map<string, Target | null>();
 
-  constructor(resolver: Resolver = systemResolver, maxSocketsPerHost = 16, connectTimeoutMs = 15_000) {
-    const common = { connections: maxSocketsPerHost, pipelining: 1 };
-    this.agents = {
-      strict: new Agent({ ...common, connect: { timeout: connectTimeoutMs, lookup: guardedLookup(resolver) } }),
-      relaxed: new Agent({ ...common, connect: { timeout: connectTimeoutMs } }),
-    };
+  constructor(resolver: Resolver = systemResolver, maxSocketsPerHost = 16) {
+    this.wire = new WireClient(maxSocketsPerHost, guardedLookup(resolver));
   }
 
-  /** A URL parsed once for all the deliveries sent to it. */
-  private target(rawUrl: string): Target | undefined {
+  private target(rawUrl: string): Target | null {
     let target = this.targets.get(rawUrl);
-    if (target) return target;
-    let url: URL;
-    try {
-      url = new URL(rawUrl);
-    } catch {
-      return undefined;
-    }
-    target = {
-      isHttps: url.protocol === 'https:',
-      origin: url.origin,
-      path: `${url.pathname}${url.search}`,
-      literalRefusal: privateHostReason(url.hostname),
-    };
+    if (target !== undefined) return target;
+    target = parseTarget(rawUrl);
     if (this.targets.size >= 1000) this.targets.clear();
     this.targets.set(rawUrl, target);
     return target;
   }
 
   close(): void {
-    void this.agents.strict.destroy();
-    void this.agents.relaxed.destroy();
+    this.wire.close();
   }
 
-  post(rawUrl: string, headers: Record<string, string>, body: string | Buffer, options: PostOptions): Promise<AttemptResult> {
+  post(rawUrl: string, headers: Record<string, string>, body: Buffer, options: PostOptions): Promise<AttemptResult> {
     const started = performance.now();
     const target = this.target(rawUrl);
     let refusal: string | null = null;
-    if (!target) refusal = 'The endpoint URL is not a valid URL';
+    if (!target) refusal = 'The endpoint URL is not a valid http(s) URL';
     else if (options.strict && !target.isHttps) refusal = 'Production endpoints must use https://';
     // Literal addresses never reach the lookup, so they are checked here.
     else if (options.strict && target.literalRefusal) refusal = `Refused to connect: ${target.literalRefusal}`;
     if (refusal || !target) return Promise.resolve(failure(started, refusal!));
-    const agent = options.strict ? this.agents.strict : this.agents.relaxed;
+    const request = encodeRequest(target, headers, body);
+    if (typeof request === 'string') return Promise.resolve(failure(started, request));
     return new Promise<AttemptResult>((resolve) => {
-      // Timeouts are the exchange's own (one for the whole attempt), so undici keeps none per request.
-      agent.dispatch(
-        { origin: target.origin, path: target.path, method: 'POST', headers, body, headersTimeout: 0, bodyTimeout: 0 },
-        new Exchange(started, options, resolve),
-      );
+      const timer = setTimeout(() => exchange.fail(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })), options.timeoutMs);
+      const exchange = new Exchange(request, options.maxResponseBytes, (outcome) => {
+        clearTimeout(timer);
+        resolve(toResult(outcome, started, options));
+      });
+      this.wire.send(target, options.strict, exchange);
     });
   }
+}
+
+function parseTarget(rawUrl: string): Target | null {
+  let url: URL;
+  try {
+    url = new URL(rawUrl);
+  } catch {
+    return null;
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return null;
+  const isHttps = url.protocol === 'https:';
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  return {
+    isHttps,
+    host,
+    port: url.port ? Number(url.port) : isHttps ? 443 : 80,
+    hostHeader: url.host,
+    path: `${url.pathname}${url.search}`,
+    literalRefusal: privateHostReason(url.hostname),
+  };
 }
 
 const failure = (started: number, error: string, statusCode: number | null = null): AttemptResult => ({
@@ -124,103 +126,34 @@ const failure = (started: number, error: string, statusCode: number | null = nul
   retryAfterMs: null,
 });
 
-/**
- * One attempt's request. Its methods are undici's callbacks, so a send allocates this object rather
- * than a closure per callback; it settles once, on the answer, an error or the timeout, whichever
- * comes first.
- */
-class Exchange {
-  private settled = false;
-  private abort: ((err?: Error) => void) | undefined;
-  private status = 0;
-  private location: string | undefined;
-  private retryAfter: string | undefined;
-  private read = 0;
-  private readonly timer: NodeJS.Timeout;
-
-  constructor(
-    private readonly started: number,
-    private readonly options: PostOptions,
-    private readonly resolve: (result: AttemptResult) => void,
-  ) {
-    this.timer = setTimeout(timedOut, options.timeoutMs, this);
+function toResult(outcome: WireOutcome, started: number, options: PostOptions): AttemptResult {
+  if ('error' in outcome) {
+    if (outcome.error.code === 'ETIMEDOUT') return failure(started, `Timed out after ${options.timeoutMs} ms`);
+    return failure(started, describeError(outcome.error));
   }
-
-  onConnect(abort: (err?: Error) => void) {
-    this.abort = abort;
-    // Timed out while connecting: the request must not go out after its attempt was recorded.
-    if (this.settled) abort();
+  const { statusCode, location, retryAfter } = outcome.answer;
+  if (statusCode >= 300 && statusCode < 400) {
+    const to = location ? ` to ${location}` : '';
+    return failure(started, `Redirect (${statusCode}${to}) not followed: register the final URL`, statusCode);
   }
-
-  onHeaders(statusCode: number, rawHeaders: Buffer[]) {
-    // 1xx answers are interim; the final one follows on the same request.
-    if (statusCode < 200) return true;
-    this.status = statusCode;
-    for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-      const name = rawHeaders[i]!.toString('latin1').toLowerCase();
-      if (name === 'retry-after') this.retryAfter = rawHeaders[i + 1]!.toString('latin1');
-      else if (name === 'location') this.location = rawHeaders[i + 1]!.toString('latin1');
-    }
-    return true;
-  }
-
-  onData(chunk: Buffer) {
-    this.read += chunk.length;
-    if (this.read <= this.options.maxResponseBytes) return true;
-    // The status is known; the rest of a huge body is not worth a connection.
-    this.answered();
-    this.abort?.();
-    return false;
-  }
-
-  onComplete() {
-    this.answered();
-  }
-
-  onError(err: Error) {
-    if (this.status) this.answered();
-    else this.finish(failure(this.started, describeError(err)));
-  }
-
-  timeout() {
-    this.finish(failure(this.started, `Timed out after ${this.options.timeoutMs} ms`));
-    this.abort?.();
-  }
-
-  private answered() {
-    const status = this.status;
-    if (status >= 300 && status < 400) {
-      const to = this.location ? ` to ${this.location}` : '';
-      return this.finish(failure(this.started, `Redirect (${status}${to}) not followed: register the final URL`, status));
-    }
-    this.finish({
-      statusCode: status,
-      latencyMs: Math.round(performance.now() - this.started),
-      error: status >= 200 && status < 300 ? null : `The receiver answered ${status}`,
-      retryAfterMs: this.retryAfter === undefined ? null : parseRetryAfter(this.retryAfter, this.options.now()),
-    });
-  }
-
-  private finish(result: AttemptResult) {
-    if (this.settled) return;
-    this.settled = true;
-    clearTimeout(this.timer);
-    this.resolve(result);
-  }
-}
-
-function timedOut(exchange: Exchange) {
-  exchange.timeout();
+  return {
+    statusCode,
+    latencyMs: Math.round(performance.now() - started),
+    error: statusCode >= 200 && statusCode < 300 ? null : `The receiver answered ${statusCode}`,
+    retryAfterMs: retryAfter === undefined ? null : parseRetryAfter(retryAfter, options.now()),
+  };
 }
 
 function describeError(err: NodeJS.ErrnoException): string {
   if (err instanceof BlockedAddressError) return err.message;
+  // The receiver's answer could not be read as HTTP (the message says how).
+  if (err.code === 'EPROTOCOL') return err.message;
+  if (err.code && /^(CERT_|ERR_TLS_CERT|DEPTH_ZERO|SELF_SIGNED|UNABLE_TO_(GET|VERIFY))/.test(err.code)) return `TLS certificate rejected (${err.code})`;
   switch (err.code) {
     case 'ECONNREFUSED':
       return 'Connection refused';
     case 'ECONNRESET':
-    // undici's name for a connection the receiver closed before its answer was complete.
-    case 'UND_ERR_SOCKET':
+    case 'EPIPE':
       return 'Connection reset by the receiver';
     case 'ENOTFOUND':
     case 'EAI_AGAIN':

@@ -24,7 +24,7 @@ export interface DispatcherOptions {
 }
 
 export const DEFAULT_DISPATCHER_OPTIONS: DispatcherOptions = {
-  batchSize: 200,
+  batchSize: 600,
   maxInFlight: 256,
   perEndpointConcurrency: 32,
   timeoutMs: 15_000,
