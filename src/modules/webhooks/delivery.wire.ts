@@ -183,8 +183,9 @@ export class Exchange {
     let buf = this.head ? Buffer.concat([this.head, chunk]) : chunk;
     for (;;) {
       const end = buf.indexOf('\r\n\r\n', 0, 'latin1');
+      // Too long whether or not its end has arrived (one read can bring a whole oversized head).
+      if (end > MAX_HEAD_BYTES || (end < 0 && buf.length > MAX_HEAD_BYTES)) return this.fail(new ProtocolError('The receiver sent response headers over 16 KB'));
       if (end < 0) {
-        if (buf.length > MAX_HEAD_BYTES) return this.fail(new ProtocolError('The receiver sent response headers over 16 KB'));
         this.head = buf;
         return;
       }
