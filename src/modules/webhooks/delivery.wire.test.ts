@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import tls from 'node:tls';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AttemptResult } from './delivery.policy.js';
@@ -461,4 +462,41 @@ test('an idle connection closed by the receiver between requests is replaced by 
   assert.equal(second.statusCode, 204);
   assert.equal(second.error, null);
   assert.equal(server.connections, 2);
+});
+
+/** A self-signed certificate for 127.0.0.1 and localhost, made for this test only (openssl req -x509, P-256, 100 years). */
+const SELF_SIGNED = {
+  key: `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgnqQC8h2pHOIJuKNx
+edlAUp3qWiMjsoiMXFYm1kbR4L6hRANCAAROplbeqcQlPJ1zScZ5FdAe6nFSYoQE
+0JN1bPy7nwdfikevRxmSdq5KQ7RkvF3c13k9KKdUJSOKXaTJLtByDl2G
+-----END PRIVATE KEY-----`,
+  cert: `-----BEGIN CERTIFICATE-----
+MIIBmzCCAUGgAwIBAgIUTm8tJg5zc4x9tpOGIFuGD0T0Qu4wCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJbG9jYWxob3N0MCAXDTI2MTIwMzEyNTg1M1oYDzIxMjYxMTA5
+MTI1ODUzWjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIBBggqhkjO
+PQMBBwNCAAROplbeqcQlPJ1zScZ5FdAe6nFSYoQE0JN1bPy7nwdfikevRxmSdq5K
+Q7RkvF3c13k9KKdUJSOKXaTJLtByDl2Go28wbTAdBgNVHQ4EFgQUv2IL1EviQXvS
+PNXXmxkxI4w5BhEwHwYDVR0jBBgwFoAUv2IL1EviQXvSPNXXmxkxI4w5BhEwDwYD
+VR0TAQH/BAUwAwEB/zAaBgNVHREEEzARgglsb2NhbGhvc3SHBH8AAAEwCgYIKoZI
+zj0EAwIDSAAwRQIgFGANSUwfMIDh+adNuOIy8hoTT2rncdGRQDY3HqWFGJQCIQD4
+bydhqlSU3lL9H1AaaKaDAn/wjzQE3Vz/sJfAQj9UJA==
+-----END CERTIFICATE-----`,
+};
+
+test('https verifies the receiver\'s certificate: a self-signed one is refused before anything is sent', TEST_TIMEOUT, async (t) => {
+  let requestBytes = 0;
+  const server = tls.createServer(SELF_SIGNED, (socket) => {
+    socket.on('data', (d: Buffer) => (requestBytes += d.length));
+    socket.on('error', () => {});
+  });
+  server.on('tlsClientError', () => {});
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const client = newClient(t);
+
+  const result = await post(client, `https://127.0.0.1:${(server.address() as net.AddressInfo).port}/hook`);
+  assert.equal(result.statusCode, null);
+  assert.match(result.error ?? '', /TLS certificate rejected \(DEPTH_ZERO_SELF_SIGNED_CERT\)/);
+  assert.equal(requestBytes, 0, 'no byte of the delivery reached a receiver whose certificate failed');
 });
