@@ -1,4 +1,5 @@
-import Stripe from 'stripe';
+import type Stripe from 'stripe';
+import { isStripeError } from './processor.stripe.sdk.js';
 import { AppError } from '../../platform/errors.js';
 import type {
   HostedCheckoutInput,
@@ -225,8 +226,8 @@ export class StripeHosted implements HostedOps {
       };
       return toHostedSubscription(await s.subscriptions.create(params, { idempotencyKey: key }));
     } catch (err) {
-      if (err instanceof Stripe.errors.StripeCardError) throw new ChargeNotSent(declinedSubscription(err));
-      if (err instanceof Stripe.errors.StripeInvalidRequestError || err instanceof Stripe.errors.StripeAuthenticationError || err instanceof Stripe.errors.StripePermissionError) {
+      if (isStripeError(err, 'StripeCardError')) throw new ChargeNotSent(declinedSubscription(err));
+      if (isStripeError(err, 'StripeInvalidRequestError') || isStripeError(err, 'StripeAuthenticationError') || isStripeError(err, 'StripePermissionError')) {
         throw new ChargeNotSent(processorError(err));
       }
       throw processorError(err);
@@ -271,7 +272,7 @@ export class StripeHosted implements HostedOps {
     try {
       return toHostedSubscription(await s.subscriptions.update(id, params, { idempotencyKey }));
     } catch (err) {
-      if (err instanceof Stripe.errors.StripeCardError) throw declinedSubscription(err);
+      if (isStripeError(err, 'StripeCardError')) throw declinedSubscription(err);
       throw processorError(err);
     }
   }

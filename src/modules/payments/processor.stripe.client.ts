@@ -1,8 +1,9 @@
 import type { Kysely, Transaction } from 'kysely';
-import Stripe from 'stripe';
+import type Stripe from 'stripe';
 import type { StripeConfig } from '../../config.js';
 import type { Database } from '../../platform/db/schema.js';
 import { AppError } from '../../platform/errors.js';
+import { loadStripeSdk } from './processor.stripe.sdk.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -36,7 +37,8 @@ export class StripeClients {
   private async build(accountId: string, db: Db | undefined): Promise<Stripe> {
     const secret = await this.loadSecret(accountId, db);
     if (!secret) throw new AppError('PROCESSOR_ERROR', 'This Stripe payments account has no Stripe secret key; the operator must recreate it with stripeSecretKey');
-    return new Stripe(secret, {
+    const StripeSdk = await loadStripeSdk();
+    return new StripeSdk(secret, {
       host: this.config.host,
       port: this.config.port,
       protocol: this.config.protocol,

@@ -1,4 +1,5 @@
-import Stripe from 'stripe';
+import type Stripe from 'stripe';
+import { isStripeError } from './processor.stripe.sdk.js';
 import { AppError } from '../../platform/errors.js';
 import type { HostedSubscription } from './processor.hosted.js';
 import { toHostedSubscription } from './processor.stripe.billing.js';
@@ -45,16 +46,16 @@ export interface ReceivedEvent {
  * (a test-mode and a live-mode endpoint, or both sides of a rotation). `nowMs` is our clock, so the
  * five-minute replay window follows it.
  */
-export function verifyStripeEvent(raw: Buffer, signature: string | undefined, secrets: readonly string[], nowMs: number): Stripe.Event {
+export function verifyStripeEvent(sdk: typeof Stripe, raw: Buffer, signature: string | undefined, secrets: readonly string[], nowMs: number): Stripe.Event {
   if (secrets.length === 0) {
     throw new AppError('INVALID_SIGNATURE', 'Stripe webhooks are not configured on this server (ALMONER_STRIPE_WEBHOOK_SECRET): no event can be verified');
   }
   if (!signature) throw new AppError('INVALID_SIGNATURE', 'The Stripe-Signature header is missing');
   for (const secret of secrets) {
     try {
-      return Stripe.webhooks.constructEvent(raw, signature, secret, Stripe.webhooks.DEFAULT_TOLERANCE, undefined, nowMs);
+      return sdk.webhooks.constructEvent(raw, signature, secret, sdk.webhooks.DEFAULT_TOLERANCE, undefined, nowMs);
     } catch (err) {
-      if (!(err instanceof Stripe.errors.StripeSignatureVerificationError)) {
+      if (!isStripeError(err, 'StripeSignatureVerificationError')) {
         throw new AppError('VALIDATION_ERROR', 'The event body is not a Stripe event (not valid JSON)');
       }
     }

@@ -1,4 +1,5 @@
-import Stripe from 'stripe';
+import type Stripe from 'stripe';
+import { isAnyStripeError, isStripeError } from './processor.stripe.sdk.js';
 import { AppError } from '../../platform/errors.js';
 import type { ChargeResult } from './processor.charges.js';
 import type { ProcessorBankAccount } from './processor.methods.js';
@@ -18,27 +19,26 @@ export const RETRY = 'Nothing was recorded; retry with the same Idempotency-Key,
  */
 export function processorError(err: unknown): AppError {
   if (err instanceof AppError) return err;
-  const E = Stripe.errors;
-  if (err instanceof E.StripeRateLimitError) {
+  if (isStripeError(err, 'StripeRateLimitError')) {
     return new AppError('PROCESSOR_UNAVAILABLE', `Stripe is rate limiting requests. ${RETRY}`, { headers: { 'Retry-After': '2' } });
   }
-  if (err instanceof E.StripeConnectionError) {
+  if (isStripeError(err, 'StripeConnectionError')) {
     return new AppError('PROCESSOR_UNAVAILABLE', `Stripe could not be reached. ${RETRY}`, { headers: { 'Retry-After': '2' } });
   }
-  if (err instanceof E.StripeAuthenticationError || err instanceof E.StripePermissionError) {
+  if (isStripeError(err, 'StripeAuthenticationError') || isStripeError(err, 'StripePermissionError')) {
     // The account's Stripe key is wrong or lacks a permission: the operator's to fix, not the caller's.
     return new AppError('PROCESSOR_ERROR', "Stripe refused this payments account's credentials; the operator must update its Stripe keys");
   }
-  if (err instanceof E.StripeIdempotencyError) {
+  if (isStripeError(err, 'StripeIdempotencyError')) {
     return new AppError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was already used for a different payment; use a new key for a new payment');
   }
-  if (err instanceof E.StripeInvalidRequestError || err instanceof E.StripeCardError) {
+  if (isStripeError(err, 'StripeInvalidRequestError') || isStripeError(err, 'StripeCardError')) {
     const param = (err as Stripe.errors.StripeError).param;
     return new AppError('PROCESSOR_REJECTED', `Stripe refused the request: ${(err as Error).message}`, {
       ...(param ? { details: [{ path: `stripe:${param}`, message: (err as Error).message }] } : {}),
     });
   }
-  if (err instanceof E.StripeError) {
+  if (isAnyStripeError(err)) {
     return new AppError('PROCESSOR_ERROR', `Stripe answered with an error (${err.statusCode ?? 'no status'}). ${RETRY}`);
   }
   // Anything else thrown while talking to Stripe (a socket torn down mid-answer, a body that is not

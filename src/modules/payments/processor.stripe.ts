@@ -1,4 +1,5 @@
-import Stripe from 'stripe';
+import type Stripe from 'stripe';
+import { isStripeError } from './processor.stripe.sdk.js';
 import { AppError } from '../../platform/errors.js';
 import type { PlaidClient } from './plaid.client.js';
 import { ChargeNotSent, type ChargeRequest, type ChargeResult } from './processor.charges.js';
@@ -76,7 +77,7 @@ export class StripeProcessor implements PaymentProcessor {
       const pi = await s.paymentIntents.create(params, request.idempotencyKey ? { idempotencyKey: request.idempotencyKey } : {});
       return chargeResult(pi);
     } catch (err) {
-      if (err instanceof Stripe.errors.StripeCardError) return declinedResult(err);
+      if (isStripeError(err, 'StripeCardError')) return declinedResult(err);
       throw refusedBeforeActing(err) ? new ChargeNotSent(processorError(err)) : processorError(err);
     }
   }
@@ -131,7 +132,7 @@ export class StripeProcessor implements PaymentProcessor {
       return verified.status === 'verified';
     } catch (err) {
       // Wrong amounts are Stripe's 400 with this code; the caller counts the failed attempt.
-      if (err instanceof Stripe.errors.StripeInvalidRequestError && err.code === 'bank_account_verification_failed') return false;
+      if (isStripeError(err, 'StripeInvalidRequestError') && err.code === 'bank_account_verification_failed') return false;
       throw processorError(err);
     }
   }
@@ -181,8 +182,7 @@ export const CHARGE_ID_KEY = 'almoner_charge_id';
  * its retry after a first attempt whose answer was lost.
  */
 function refusedBeforeActing(err: unknown): boolean {
-  const E = Stripe.errors;
-  return err instanceof E.StripeInvalidRequestError || err instanceof E.StripeAuthenticationError || err instanceof E.StripePermissionError;
+  return isStripeError(err, 'StripeInvalidRequestError') || isStripeError(err, 'StripeAuthenticationError') || isStripeError(err, 'StripePermissionError');
 }
 
 const browserOnly = (kind: 'setup' | 'payment', call: string) =>

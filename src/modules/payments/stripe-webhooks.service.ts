@@ -10,6 +10,7 @@ import { chargeCurrency, type Donation } from './donation.js';
 import type { ChargeResult } from './processor.charges.js';
 import type { HostedPaymentMethod } from './processor.hosted.js';
 import type { Processors } from './processor.js';
+import { loadStripeSdk } from './processor.stripe.sdk.js';
 import { toProcessorEvent, verifyStripeEvent, type ProcessorEvent, type ReceivedEvent } from './processor.stripe.events.js';
 import type { RefundsService } from './refunds.js';
 import { stripeEventsRepo } from './stripe-events.repo.js';
@@ -48,7 +49,8 @@ export class StripeWebhooksService {
   }
 
   async receive(raw: Buffer | undefined, signature: string | undefined): Promise<{ received: true; duplicate: boolean; outcome: Effect['outcome'] | null }> {
-    const received = toProcessorEvent(verifyStripeEvent(raw ?? Buffer.alloc(0), signature, this.secrets, this.baseClock.now().getTime()));
+    const sdk = await loadStripeSdk();
+    const received = toProcessorEvent(verifyStripeEvent(sdk, raw ?? Buffer.alloc(0), signature, this.secrets, this.baseClock.now().getTime()));
     return this.db.transaction().execute(async (trx) => {
       const fresh = await stripeEventsRepo.claim(trx, { id: received.id, type: received.type, livemode: received.livemode, receivedAt: this.baseClock.now() });
       if (!fresh) return { received: true as const, duplicate: true, outcome: null };
