@@ -194,6 +194,8 @@ describe('webhook delivery settings', () => {
     assert.equal(embedded.timeoutMs, 15_000);
     assert.equal(embedded.leaseMs, 45_000);
     assert.equal(embedded.rotationGraceMs, 24 * 3_600_000);
+    assert.equal(embedded.batchSize, 600);
+    assert.equal(loadConfig({ ALMONER_WEBHOOK_BATCH_SIZE: '10' }).webhooks.batchSize, 10);
     assert.equal(loadConfig({ DATABASE_URL: PG, ALMONER_MASTER_KEY: MASTER_HEX }).webhooks.allowInsecureSandbox, false);
     const forced = loadConfig({ DATABASE_URL: PG, ALMONER_MASTER_KEY: MASTER_HEX, ALMONER_WEBHOOKS_ALLOW_INSECURE_SANDBOX: 'true' });
     assert.equal(forced.webhooks.allowInsecureSandbox, true);
@@ -209,6 +211,7 @@ describe('webhook delivery settings', () => {
     assertRejected({ ALMONER_WEBHOOKS_ALLOW_INSECURE_SANDBOX: 'yes' }, 'ALMONER_WEBHOOKS_ALLOW_INSECURE_SANDBOX');
     assertRejected({ ALMONER_WEBHOOK_CONCURRENCY: '0' }, 'ALMONER_WEBHOOK_CONCURRENCY');
     assertRejected({ ALMONER_WEBHOOK_TIMEOUT_MS: '15s' }, 'ALMONER_WEBHOOK_TIMEOUT_MS');
+    assertRejected({ ALMONER_WEBHOOK_BATCH_SIZE: '0' }, 'ALMONER_WEBHOOK_BATCH_SIZE');
   });
 });
 

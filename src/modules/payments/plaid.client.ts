@@ -15,7 +15,7 @@ export interface PlaidLinked {
 }
 
 export class PlaidClient {
-  private sdk: Promise<{ api: PlaidApi; sdk: typeof import('plaid') }> | undefined;
+  private loaded: Promise<{ api: PlaidApi; sdk: typeof import('plaid') }> | undefined;
 
   constructor(readonly config: PlaidConfig) {}
 
@@ -24,7 +24,7 @@ export class PlaidClient {
    * heap at start, and most processes (workers, servers whose partners never link a bank) never call it.
    */
   private load() {
-    this.sdk ??= import('plaid').then((sdk) => ({
+    this.loaded ??= import('plaid').then((sdk) => ({
       sdk,
       api: new sdk.PlaidApi(
         new sdk.Configuration({
@@ -36,7 +36,7 @@ export class PlaidClient {
         }),
       ),
     }));
-    return this.sdk;
+    return this.loaded;
   }
 
   get environment(): string {

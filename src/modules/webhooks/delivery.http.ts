@@ -10,7 +10,7 @@ export const systemResolver: Resolver = (hostname) => dns.promises.lookup(hostna
 
 export interface PostOptions {
   timeoutMs: number;
-  /** Bytes of the response body read at most; the connection is dropped after that. */
+  /** A response body is read (to reuse its connection) only when it declares at most this many bytes; otherwise it is left unread and the connection dropped. */
   maxResponseBytes: number;
   /** Production rules: https only, and every address connected to must be public. */
   strict: boolean;

@@ -112,6 +112,12 @@ function post(client: DeliveryClient, url: string, args: PostArgs = {}): Promise
   });
 }
 
+/** The receiver's answer was `status`, and a success: no error recorded. */
+function assertAnswered(result: AttemptResult, status: number): void {
+  assert.equal(result.statusCode, status);
+  assert.equal(result.error, null);
+}
+
 const NO_CONTENT = 'HTTP/1.1 204 No Content\r\n\r\n';
 const answer = (text: string): OnRequest => (socket) => void socket.write(text);
 
@@ -134,12 +140,10 @@ test('a 204 is a success, the request is well formed, and two sequential posts r
   const first = await post(client, url, { headers, body });
   const second = await post(client, url, { headers, body });
 
-  assert.equal(first.statusCode, 204);
-  assert.equal(first.error, null);
+  assertAnswered(first, 204);
   assert.equal(first.retryAfterMs, null);
   assert.equal(typeof first.latencyMs, 'number');
-  assert.equal(second.statusCode, 204);
-  assert.equal(second.error, null);
+  assertAnswered(second, 204);
   assert.equal(server.connections, 1);
   assert.equal(server.requests.length, 2);
 
@@ -173,13 +177,11 @@ test('a 200 whose head and body arrive in several writes is read whole and its c
   const url = `http://127.0.0.1:${server.port}/hook`;
 
   const first = await post(client, url);
-  assert.equal(first.statusCode, 200);
-  assert.equal(first.error, null);
+  assertAnswered(first, 200);
   assert.ok(first.latencyMs >= 40, `finished only after the whole body arrived (${first.latencyMs} ms)`);
 
   const second = await post(client, url);
-  assert.equal(second.statusCode, 200);
-  assert.equal(second.error, null);
+  assertAnswered(second, 200);
   assert.equal(server.connections, 1);
   assert.deepEqual(
     server.requests.map((r) => r.conn),
@@ -212,8 +214,7 @@ test('a chunked answer is recorded as soon as its head arrives and its connectio
 
   const started = Date.now();
   const first = await post(client, url, { timeoutMs: 3_000 });
-  assert.equal(first.statusCode, 200);
-  assert.equal(first.error, null);
+  assertAnswered(first, 200);
   assert.ok(Date.now() - started < 1_000, 'did not wait for the end of the chunked body');
 
   const second = await post(client, url);
@@ -236,8 +237,7 @@ test('a declared body over maxResponseBytes ends the exchange at the head and dr
 
   const started = Date.now();
   const result = await post(client, `http://127.0.0.1:${server.port}/hook`, { maxResponseBytes: 1024, timeoutMs: 3_000 });
-  assert.equal(result.statusCode, 200);
-  assert.equal(result.error, null);
+  assertAnswered(result, 200);
   assert.ok(Date.now() - started < 1_000, 'answered promptly');
   await waitFor(() => server.closedConns.includes(0));
 });
@@ -255,11 +255,9 @@ test('an interim 100 Continue is skipped and the final 202 is the answer, in one
   const url = `http://127.0.0.1:${server.port}/hook`;
 
   const first = await post(client, url);
-  assert.equal(first.statusCode, 202);
-  assert.equal(first.error, null);
+  assertAnswered(first, 202);
   const second = await post(client, url);
-  assert.equal(second.statusCode, 202);
-  assert.equal(second.error, null);
+  assertAnswered(second, 202);
   assert.equal(server.connections, 1);
 });
 
@@ -401,12 +399,10 @@ test('a request that times out while queued does not break the busy socket for t
   assert.ok(Date.now() - started < 350, 'the queued request timed out on its own deadline');
 
   const firstResult = await first;
-  assert.equal(firstResult.statusCode, 200);
-  assert.equal(firstResult.error, null);
+  assertAnswered(firstResult, 200);
 
   const third = await post(client, url);
-  assert.equal(third.statusCode, 200);
-  assert.equal(third.error, null);
+  assertAnswered(third, 200);
   assert.equal(server.connections, 1);
   // The timed-out request was never written.
   assert.equal(server.requests.length, 2);
@@ -436,8 +432,7 @@ test('an IPv6 literal URL reaches a server on ::1', TEST_TIMEOUT, async (t) => {
   const client = newClient(t);
 
   const result = await post(client, `http://[::1]:${server.port}/x`);
-  assert.equal(result.statusCode, 204);
-  assert.equal(result.error, null);
+  assertAnswered(result, 204);
   assert.equal(server.requests.length, 1);
   const req = server.requests[0]!;
   assert.equal(req.requestLine, 'POST /x HTTP/1.1');
@@ -459,8 +454,7 @@ test('an idle connection closed by the receiver between requests is replaced by 
   assert.equal(first.statusCode, 204);
   await sleep(50);
   const second = await post(client, url, { timeoutMs: 1_000 });
-  assert.equal(second.statusCode, 204);
-  assert.equal(second.error, null);
+  assertAnswered(second, 204);
   assert.equal(server.connections, 2);
 });
 

@@ -325,7 +325,10 @@ export class WireClient {
   }
 }
 
-/** The request as written on the wire: head and body in one buffer, so one write sends it. */
+/**
+ * The request as written on the wire: head and body in one buffer, so one write sends it; or, when a
+ * header could split the request, the reason it is not sent.
+ */
 export function encodeRequest(target: WireTarget, headers: Record<string, string>, body: Buffer): Buffer | string {
   let head = `POST ${target.path} HTTP/1.1\r\nhost: ${target.hostHeader}\r\n`;
   for (const name in headers) {
