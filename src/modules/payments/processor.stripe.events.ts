@@ -2,8 +2,8 @@ import type Stripe from 'stripe';
 import { isStripeError } from './processor.stripe.sdk.js';
 import { AppError } from '../../platform/errors.js';
 import type { HostedSubscription } from './processor.hosted.js';
-import { toHostedSubscription } from './processor.stripe.billing.js';
-import { idOf } from './processor.stripe.map.js';
+import { toHostedSubscription } from './processor.stripe.billing.map.js';
+import { idOf, stripeDate as date } from './processor.stripe.map.js';
 import { CHARGE_ID_KEY } from './processor.stripe.js';
 
 /**
@@ -62,8 +62,6 @@ export function verifyStripeEvent(sdk: typeof Stripe, raw: Buffer, signature: st
   }
   throw new AppError('INVALID_SIGNATURE', 'The Stripe-Signature does not match this body for any configured endpoint secret, or is older than five minutes');
 }
-
-const date = (s: number) => new Date(s * 1000);
 
 /** The subscription an invoice bills: under parent.subscription_details now, at the top level before 2025. */
 function invoiceSubscription(invoice: Stripe.Invoice): string | null {

@@ -46,6 +46,9 @@ export function processorError(err: unknown): AppError {
   return new AppError('PROCESSOR_UNAVAILABLE', `Stripe could not be reached. ${RETRY}`, { headers: { 'Retry-After': '2' } });
 }
 
+/** A Stripe timestamp (seconds since the epoch) as a Date. */
+export const stripeDate = (s: number) => new Date(s * 1000);
+
 /** Runs one Stripe call, turning its failures into our errors. */
 export async function stripeCall<T>(call: () => Promise<T>): Promise<T> {
   try {
