@@ -191,8 +191,19 @@ export class ReversalsService {
   private async view(scope: Scope, actionId: string, reversalId: string) {
     const action = await this.db.selectFrom('actions').selectAll().where('id', '=', actionId).executeTakeFirstOrThrow();
     const r = await this.db.selectFrom('action_reversals').selectAll().where('id', '=', reversalId).executeTakeFirstOrThrow();
+    // Reached through the action (token_transactions_action_idx): token_transactions has no index on
+    // ledger_transaction_id, and one per reversal is not worth the cost to every reward's insert.
     const ids = r.ledger_transaction_id
-      ? (await this.db.selectFrom('token_transactions').select('id').where('ledger_transaction_id', '=', r.ledger_transaction_id).where('partner_id', '=', scope.partnerId).orderBy('id').execute()).map((x) => x.id)
+      ? (
+          await this.db
+            .selectFrom('token_transactions')
+            .select('id')
+            .where('action_id', '=', actionId)
+            .where('ledger_transaction_id', '=', r.ledger_transaction_id)
+            .where('partner_id', '=', scope.partnerId)
+            .orderBy('id')
+            .execute()
+        ).map((x) => x.id)
       : [];
     return {
       ...toAction(action),
