@@ -45,12 +45,17 @@ export const walletsRepo = {
     return r.rows.map((g) => ({ ...g, remaining: BigInt(g.remaining) }));
   },
 
-  /** Users of a partner environment holding expired, unswept grants. */
+  /**
+   * Users of a partner environment holding expired, unswept grants, longest overdue first. Grouped
+   * rather than DISTINCT: with DISTINCT ... LIMIT the planner walks the per-user index through the
+   * partner's whole history; this reads only the due grants, through token_transactions_expiry_idx.
+   */
   async usersWithExpired(db: Db, scope: Scope, now: Date, limit: number) {
     const r = await sql<{ user_id: string }>`
-      SELECT DISTINCT user_id FROM token_transactions
+      SELECT user_id FROM token_transactions
        WHERE partner_id = ${scope.partnerId} AND environment = ${scope.environment} AND type = 'CREDIT'
          AND remaining > 0 AND expires_at <= ${now.toISOString()}::timestamptz
+       GROUP BY user_id ORDER BY min(expires_at), user_id
        LIMIT ${limit}`.execute(db);
     return r.rows.map((x) => x.user_id);
   },
