@@ -21,7 +21,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -170,7 +170,39 @@ async function ownSql(url: string, f: Fixture): Promise<{ tps: number; p50: numb
   return { tps: latencies.length / SECONDS, p50: latencies[Math.floor(latencies.length * 0.5)]!, p99: latencies[Math.floor(latencies.length * 0.99)]! };
 }
 
-async function http(url: string, f: Fixture, multiPool: boolean) {
+/**
+ * CPU seconds (user + system) so far of a process and, with `children`, of every process whose
+ * parent it is (PostgreSQL's backends under the postmaster). Linux only: null without /proc.
+ */
+async function cpuSeconds(pid: number, children = false): Promise<number | null> {
+  const ticks = 100; // USER_HZ, 100 on every Linux platform Node supports
+  const of = async (p: string) => {
+    const stat = await readFile(`/proc/${p}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(f[1]), cpu: (Number(f[11]) + Number(f[12])) / ticks };
+  };
+  try {
+    let total = (await of(String(pid))).cpu;
+    if (children) {
+      for (const p of await readdir('/proc')) {
+        if (!/^\d+$/.test(p)) continue;
+        const s = await of(p).catch(() => null);
+        if (s && s.ppid === pid) total += s.cpu;
+      }
+    }
+    return total;
+  } catch {
+    return null;
+  }
+}
+
+interface CpuPerAction {
+  server: number;
+  postgres: number;
+  loadGenerator: number;
+}
+
+async function http(url: string, f: Fixture, multiPool: boolean, postmasterPid: number): Promise<{ result: autocannon.Result; cpu: CpuPerAction | null }> {
   const port = await freePort();
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'almoner-bench-'));
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve'], {
@@ -226,7 +258,22 @@ async function http(url: string, f: Fixture, multiPool: boolean) {
         ),
       );
     if (WARMUP_SECONDS > 0) await drive(WARMUP_SECONDS);
-    return await drive(SECONDS);
+    // Where the CPU of the measured run goes, per action: the API process, PostgreSQL (every backend),
+    // and this process, which runs autocannon and signs every request.
+    const before = { server: await cpuSeconds(child.pid!), postgres: await cpuSeconds(postmasterPid, true), self: process.cpuUsage() };
+    const result = await drive(SECONDS);
+    const [server, postgres] = [await cpuSeconds(child.pid!), await cpuSeconds(postmasterPid, true)];
+    const self = process.cpuUsage(before.self);
+    const actions = result.requests.total;
+    const cpu =
+      server !== null && postgres !== null && before.server !== null && before.postgres !== null && actions > 0
+        ? {
+            server: ((server - before.server) * 1e6) / actions,
+            postgres: ((postgres - before.postgres) * 1e6) / actions,
+            loadGenerator: (self.user + self.system) / actions,
+          }
+        : null;
+    return { result, cpu };
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
@@ -235,12 +282,15 @@ async function http(url: string, f: Fixture, multiPool: boolean) {
 }
 
 async function main() {
-  const cluster = await startTestCluster({ durable: true, settings: {
+  const cluster = await startTestCluster({
+    durable: true,
+    settings: {
       shared_buffers: '256MB',
       max_connections: '200',
       min_wal_size: `${Math.max(WAL_PREALLOCATE_MB, 80)}MB`,
       max_wal_size: `${Math.max(2 * WAL_PREALLOCATE_MB, 1024)}MB`,
-    }, });
+    },
+  });
   try {
     const admin = cluster.url();
     if (WAL_PREALLOCATE_MB > 0) await preallocateWal(admin);
@@ -256,9 +306,9 @@ async function main() {
     process.stdout.write(`own SQL, no HTTP (50 callers, group commit): ${own.tps.toFixed(0)} actions/s, p50 ${own.p50.toFixed(1)} ms, p99 ${own.p99.toFixed(1)} ms\n`);
 
     const oneUrl = await createDb(admin, 'http_one');
-    const one = await http(oneUrl, await prepare(oneUrl, 1), false);
+    const { result: one, cpu } = await http(oneUrl, await prepare(oneUrl, 1), false, cluster.pid);
     const manyUrl = await createDb(admin, 'http_many');
-    const many = await http(manyUrl, await prepare(manyUrl, 16), true);
+    const { result: many } = await http(manyUrl, await prepare(manyUrl, 16), true, cluster.pid);
 
     const line = (name: string, r: autocannon.Result) =>
       `${name}: ${r.requests.average.toFixed(0)} actions/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, non-2xx ${r.non2xx}, errors ${r.errors}`;
@@ -270,6 +320,13 @@ async function main() {
       `actions_per_s / own_sql_tps   = ${(one.requests.average / own.tps).toFixed(2)}   (target >= 0.5)`,
       `p99 one pool                  = ${one.latency.p99} ms   (target < 50 ms)`,
     ];
+    if (cpu) {
+      const us = (v: number) => `${v.toFixed(0)} µs`;
+      lines.push(
+        `CPU per action, one pool: API process ${us(cpu.server)}, PostgreSQL ${us(cpu.postgres)}, autocannon and signing ${us(cpu.loadGenerator)}` +
+          ` (${os.cpus().length} cores: ${((one.requests.average * (cpu.server + cpu.postgres + cpu.loadGenerator)) / 1e4 / os.cpus().length).toFixed(0)} % of them busy)`,
+      );
+    }
     process.stdout.write(`${lines.join('\n')}\n`);
   } finally {
     await cluster.stop();
