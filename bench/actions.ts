@@ -19,22 +19,23 @@
  * that decided the p99 rather than anything the engine does. min_wal_size keeps the files for reuse;
  * max_wal_size keeps a checkpoint out of the middle of a run (one would start at the default 1 GB).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import autocannon from 'autocannon';
+import type autocannon from 'autocannon';
 import pg from 'pg';
 import { sql } from 'kysely';
 import { ManualClock, systemClock } from '../src/platform/clock.js';
 import { signPartnerRequest } from '../src/platform/crypto/signing.js';
 import { migrate } from '../src/platform/db/migrate.js';
 import { createKysely, createPgPool } from '../src/platform/db/postgres.js';
-import { freePort } from '../src/platform/db/pg-server.js';
 import { createServices } from '../src/services.js';
 import { findPgBin, startTestCluster } from '../test/harness/postgres.js';
+import { cpuSeconds } from './proc.js';
+import { load, startServe, stopServe } from './serve.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const WARMUP_SECONDS = Number(process.env.WARMUP_SECONDS ?? 3);
@@ -70,8 +71,7 @@ function naiveTps(adminUrl: string): Promise<number | null> {
         ['-n', '-M', 'prepared', '-f', path.join(naiveDir, 'tx.sql'), '-c', '8', '-j', '2', '-T', String(seconds), '-h', u.hostname, '-p', u.port, '-U', u.username, 'naive'],
         { encoding: 'utf8', env: { ...process.env, PGPASSWORD: decodeURIComponent(u.password) }, timeout: (seconds + 60) * 1000 },
       );
-    if (WARMUP_SECONDS > 0) pgbench(WARMUP_SECONDS);
-    const r = pgbench(SECONDS);
+    const r = await afterWarmUp(async (seconds) => pgbench(seconds));
     const m = /tps = ([\d.]+)/.exec(r.stdout);
     if (!m) throw new Error(`pgbench failed: ${r.stderr || r.stdout}`);
     return Number(m[1]);
@@ -162,38 +162,17 @@ async function ownSql(url: string, f: Fixture): Promise<{ tps: number; p50: numb
     );
     return latencies;
   };
-  if (WARMUP_SECONDS > 0) await drive(WARMUP_SECONDS);
-  const latencies = await drive(SECONDS);
+  const latencies = await afterWarmUp(drive);
   await services.actions.close();
   await db.destroy();
   latencies.sort((a, b) => a - b);
   return { tps: latencies.length / SECONDS, p50: latencies[Math.floor(latencies.length * 0.5)]!, p99: latencies[Math.floor(latencies.length * 0.99)]! };
 }
 
-/**
- * CPU seconds (user + system) so far of a process and, with `children`, of every process whose
- * parent it is (PostgreSQL's backends under the postmaster). Linux only: null without /proc.
- */
-async function cpuSeconds(pid: number, children = false): Promise<number | null> {
-  const ticks = 100; // USER_HZ, 100 on every Linux platform Node supports
-  const of = async (p: string) => {
-    const stat = await readFile(`/proc/${p}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { ppid: Number(f[1]), cpu: (Number(f[11]) + Number(f[12])) / ticks };
-  };
-  try {
-    let total = (await of(String(pid))).cpu;
-    if (children) {
-      for (const p of await readdir('/proc')) {
-        if (!/^\d+$/.test(p)) continue;
-        const s = await of(p).catch(() => null);
-        if (s && s.ppid === pid) total += s.cpu;
-      }
-    }
-    return total;
-  } catch {
-    return null;
-  }
+/** Runs `drive` for WARMUP_SECONDS, then for SECONDS, and gives what the second run measured. */
+async function afterWarmUp<T>(drive: (seconds: number) => Promise<T>): Promise<T> {
+  if (WARMUP_SECONDS > 0) await drive(WARMUP_SECONDS);
+  return drive(SECONDS);
 }
 
 interface CpuPerAction {
@@ -203,80 +182,58 @@ interface CpuPerAction {
 }
 
 async function http(url: string, f: Fixture, multiPool: boolean, postmasterPid: number): Promise<{ result: autocannon.Result; cpu: CpuPerAction | null }> {
-  const port = await freePort();
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'almoner-bench-'));
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve'], {
-    cwd: root,
-    env: {
-      ...process.env,
-      PORT: String(port),
-      DATABASE_URL: url,
-      ALMONER_MASTER_KEY: MASTER_KEY.toString('hex'),
-      ALMONER_DATA_DIR: dataDir,
-      ALMONER_DB_POOL_SIZE: '10',
-      LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
+  const { child, base } = await startServe({
+    DATABASE_URL: url,
+    ALMONER_MASTER_KEY: MASTER_KEY.toString('hex'),
+    ALMONER_DATA_DIR: dataDir,
+    ALMONER_DB_POOL_SIZE: '10',
   });
   try {
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      try {
-        if ((await fetch(`http://127.0.0.1:${port}/readyz`)).ok) break;
-      } catch {
-        /* starting */
-      }
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error('server did not start');
-      await new Promise((r) => setTimeout(r, 200));
-    }
     const run = randomBytes(4).toString('hex');
     const drive = (seconds: number) =>
-      new Promise<autocannon.Result>((resolve, reject) =>
-        autocannon(
+      load({
+        url: base,
+        connections: CONNECTIONS,
+        duration: seconds,
+        requests: [
           {
-            url: `http://127.0.0.1:${port}`,
-            connections: CONNECTIONS,
-            duration: seconds,
-            requests: [
-              {
-                method: 'POST',
-                path: '/v1/partner/actions/submit',
-                setupRequest: (req) => {
-                  const raw = body(f, run, multiPool);
-                  const timestamp = String(Math.floor(Date.now() / 1000));
-                  const signature = signPartnerRequest({ secret: f.hmacSecret, timestamp, method: 'POST', pathWithQuery: '/v1/partner/actions/submit', body: raw });
-                  return {
-                    ...req,
-                    body: raw,
-                    headers: { 'content-type': 'application/json', 'x-partner-key': f.sk, 'x-timestamp': timestamp, 'x-signature': signature },
-                  };
-                },
-              },
-            ],
+            method: 'POST',
+            path: '/v1/partner/actions/submit',
+            setupRequest: (req) => {
+              const raw = body(f, run, multiPool);
+              const timestamp = String(Math.floor(Date.now() / 1000));
+              const signature = signPartnerRequest({ secret: f.hmacSecret, timestamp, method: 'POST', pathWithQuery: '/v1/partner/actions/submit', body: raw });
+              return {
+                ...req,
+                body: raw,
+                headers: { 'content-type': 'application/json', 'x-partner-key': f.sk, 'x-timestamp': timestamp, 'x-signature': signature },
+              };
+            },
           },
-          (err, res) => (err ? reject(err) : resolve(res)),
-        ),
-      );
-    if (WARMUP_SECONDS > 0) await drive(WARMUP_SECONDS);
+        ],
+      });
     // Where the CPU of the measured run goes, per action: the API process, PostgreSQL (every backend),
-    // and this process, which runs autocannon and signs every request.
-    const before = { server: await cpuSeconds(child.pid!), postgres: await cpuSeconds(postmasterPid, true), self: process.cpuUsage() };
+    // and this process, which runs autocannon and signs every request. Linux only (/proc).
+    const procs = existsSync('/proc/self/stat');
+    const sample = () => ({ self: process.cpuUsage(), ...(procs ? { server: cpuSeconds([child.pid!]), postgres: cpuSeconds([postmasterPid], true) } : {}) });
+    if (WARMUP_SECONDS > 0) await drive(WARMUP_SECONDS);
+    const before = sample();
     const result = await drive(SECONDS);
-    const [server, postgres] = [await cpuSeconds(child.pid!), await cpuSeconds(postmasterPid, true)];
-    const self = process.cpuUsage(before.self);
+    const after = sample();
     const actions = result.requests.total;
+    const self = process.cpuUsage(before.self);
     const cpu =
-      server !== null && postgres !== null && before.server !== null && before.postgres !== null && actions > 0
+      procs && actions > 0
         ? {
-            server: ((server - before.server) * 1e6) / actions,
-            postgres: ((postgres - before.postgres) * 1e6) / actions,
+            server: ((after.server! - before.server!) * 1e6) / actions,
+            postgres: ((after.postgres! - before.postgres!) * 1e6) / actions,
             loadGenerator: (self.user + self.system) / actions,
           }
         : null;
     return { result, cpu };
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    await stopServe(child);
     await rm(dataDir, { recursive: true, force: true });
   }
 }

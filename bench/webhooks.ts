@@ -21,7 +21,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
@@ -34,6 +33,7 @@ import { createKysely, createPgPool } from '../src/platform/db/postgres.js';
 import { newEvent, writeEvents } from '../src/platform/outbox/outbox.js';
 import { createServices } from '../src/services.js';
 import { startTestCluster, type TestCluster } from '../test/harness/postgres.js';
+import { cpuSeconds } from './proc.js';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
 const UNLOADED = Number(process.env.BENCH_UNLOADED ?? 200);
@@ -170,30 +170,6 @@ function actionData(n: number) {
       { stakeholderTypeCode: 'ADVOCATE', partnerUserId: `u${(n + 13) % 1000}`, tokens: '10.00' },
     ],
   };
-}
-
-/** CPU seconds (user + system) used so far by each pid and, with `children`, by its direct children too (PostgreSQL's backends). */
-function cpuSeconds(pids: number[], children = false): number {
-  const ticks = (stat: string) => {
-    // Fields after the command name, which is in parentheses and may contain spaces.
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { ppid: Number(f[1]), cpu: Number(f[11]) + Number(f[12]) };
-  };
-  const wanted = new Set(pids);
-  let total = 0;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
-    const t = ticks(stat);
-    if (wanted.has(Number(entry)) || (children && wanted.has(t.ppid))) total += t.cpu;
-  }
-  // Linux reports in clock ticks, 100 per second on every common configuration.
-  return total / 100;
 }
 
 function percentile(sorted: number[], p: number) {
