@@ -98,6 +98,20 @@ async function preallocateWal(adminUrl: string) {
   }
 }
 
+/**
+ * A checkpoint before each run: the WAL the previous run wrote becomes recyclable, so no run creates
+ * WAL files (see the header) however many actions the runs before it managed on a fast machine.
+ */
+async function checkpoint(adminUrl: string) {
+  const c = new pg.Client({ connectionString: adminUrl });
+  await c.connect();
+  try {
+    await c.query('CHECKPOINT');
+  } finally {
+    await c.end();
+  }
+}
+
 interface Fixture {
   partnerId: string;
   sk: string;
@@ -259,13 +273,18 @@ async function main() {
 
     const ownUrl = await createDb(admin, 'own_sql');
     const ownFixture = await prepare(ownUrl, 1);
+    await checkpoint(admin);
     const own = await ownSql(ownUrl, ownFixture);
     process.stdout.write(`own SQL, no HTTP (50 callers, group commit): ${own.tps.toFixed(0)} actions/s, p50 ${own.p50.toFixed(1)} ms, p99 ${own.p99.toFixed(1)} ms\n`);
 
     const oneUrl = await createDb(admin, 'http_one');
-    const { result: one, cpu } = await http(oneUrl, await prepare(oneUrl, 1), false, cluster.pid);
+    const oneFixture = await prepare(oneUrl, 1);
+    await checkpoint(admin);
+    const { result: one, cpu } = await http(oneUrl, oneFixture, false, cluster.pid);
     const manyUrl = await createDb(admin, 'http_many');
-    const { result: many } = await http(manyUrl, await prepare(manyUrl, 16), true, cluster.pid);
+    const manyFixture = await prepare(manyUrl, 16);
+    await checkpoint(admin);
+    const { result: many } = await http(manyUrl, manyFixture, true, cluster.pid);
 
     const line = (name: string, r: autocannon.Result) =>
       `${name}: ${r.requests.average.toFixed(0)} actions/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, non-2xx ${r.non2xx}, errors ${r.errors}`;
