@@ -13,10 +13,12 @@ export function load(opts: autocannon.Options): Promise<autocannon.Result> {
 /**
  * Starts `almoner serve` on a free port with `env` over this process's environment, and resolves
  * once /readyz answers. Request logging is off unless `env` says otherwise: it would measure the log pipe.
+ * SERVE_NODE_ARGS adds Node options to the server alone (e.g. `--cpu-prof --cpu-prof-dir=DIR`, which
+ * NODE_OPTIONS does not accept), to profile the API process under the benchmark's load.
  */
 export async function startServe(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; base: string }> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve'], {
+  const child = spawn(process.execPath, [...(process.env.SERVE_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', 'src/main.ts', 'serve'], {
     cwd: root,
     env: { ...process.env, LOG_LEVEL: 'warn', ...env, PORT: String(port) },
     stdio: ['ignore', 'ignore', 'inherit'],
