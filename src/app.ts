@@ -26,6 +26,7 @@ import { runCampaignSchedule } from './modules/rewards/campaigns.scheduler.js';
 import { stakeholderTypesRoutes } from './modules/rewards/stakeholder-types.routes.js';
 import { webhooksRoutes } from './modules/webhooks/webhooks.routes.js';
 import { deliveriesRoutes } from './modules/webhooks/deliveries.routes.js';
+import { dashboardRoutes } from './modules/dashboard/dashboard.routes.js';
 import { eventsRoutes } from './modules/webhooks/events.routes.js';
 import { paymentsRoutes } from './modules/payments/payments.routes.js';
 import { paymentMethodsRoutes } from './modules/payments/payment-methods.routes.js';
@@ -221,6 +222,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(stakeholderTypesRoutes, { stakeholderTypes: services.stakeholderTypes });
   await app.register(webhooksRoutes, { webhooks: services.webhooks });
   await app.register(deliveriesRoutes, { deliveries: services.deliveries });
+  await app.register(dashboardRoutes, { dashboard: services.dashboard, rateLimitWindowSeconds: config.rateLimitWindowSeconds });
   await app.register(paymentsRoutes, { accounts: services.paymentsAccounts, customers: services.customers });
   await app.register(paymentMethodsRoutes, { paymentMethods: services.paymentMethods });
   await app.register(paymentsAdminRoutes, { accounts: services.paymentsAccounts });

@@ -7,6 +7,7 @@ import { PartnersService } from './modules/partners/partners.service.js';
 import { PortalTokens } from './modules/partners/portal-tokens.js';
 import { UsersService } from './modules/users/users.service.js';
 import { UsageService } from './modules/dashboard/usage.service.js';
+import { DashboardService } from './modules/dashboard/dashboard.service.js';
 import { ActionsService } from './modules/rewards/actions.service.js';
 import { CampaignsService } from './modules/rewards/campaigns.service.js';
 import { ReversalsService } from './modules/rewards/actions.reverse.js';
@@ -142,6 +143,7 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
     partners,
     users,
     usage,
+    dashboard: new DashboardService(db, clock, partnerClock),
     partnerClock,
     stakeholderTypes,
     pools,
