@@ -550,10 +550,15 @@ describe('reading actions and transactions', () => {
     assert.deepEqual(window.data.map((a: Json) => a.id), ['d1', 'a2'].map((n) => ids[n]!.actionId));
     const combined = await ok(await get(p.sk, `/v1/partner/actions?status=COMPLETED&actionType=PURCHASE&from=${encodeURIComponent(at(2))}`));
     assert.deepEqual(combined.data.map((a: Json) => a.id), ['a3', 'a2'].map((n) => ids[n]!.actionId));
-    for (const q of ['status=DONE', 'limit=0', 'limit=101', 'page=0', 'from=yesterday', 'actionType=purchase', 'unknown=1']) {
+    // Dates the date-time format alone let through but no query can use: a leap second, year 0 and
+    // an hour-only offset. They once came back as a 500.
+    const unreadable = ['from=2026-12-31T23:59:60Z', 'to=0000-01-01T00:00:00Z', 'from=2026-01-01T00:00:00%2B05'];
+    for (const q of ['status=DONE', 'limit=0', 'limit=101', 'page=0', 'from=yesterday', 'actionType=purchase', 'unknown=1', ...unreadable]) {
       const res = await get(p.sk, `/v1/partner/actions?${q}`);
       assert.equal(res.statusCode, 400, `${q}: ${res.body}`);
+      assert.equal(res.json().code, 'VALIDATION_ERROR', q);
     }
+    for (const q of unreadable) assert.equal((await get(p.sk, `/v1/partner/transactions?${q}`)).statusCode, 400, q);
   });
 
   test('GET /v1/partner/actions/:id returns the whole action', async () => {

@@ -1,4 +1,4 @@
-import { Ajv, type Options } from 'ajv';
+import { Ajv, type Format, type Options } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import type { FastifyInstance } from 'fastify';
 
@@ -15,6 +15,28 @@ const common: Options = {
   strict: false,
 };
 
+// The span where JavaScript and PostgreSQL read a timestamp the same way: PostgreSQL has no year 0.
+const EARLIEST = Date.parse('0001-01-01T00:00:00Z');
+const LATEST = Date.parse('9999-12-31T23:59:59.999Z');
+
+/**
+ * RFC 3339 admits dates the services cannot use: a leap second (23:59:60) and, in ajv-formats, an
+ * offset without minutes ("+05"), both of which Date reads as Invalid Date, and year 0000, which
+ * PostgreSQL refuses. Left to the format alone, each reached a query as an unusable value and came
+ * back as a 500; checked here, every date-time field and parameter refuses them with a 400.
+ */
+function readableDateTime(base: Format | undefined): Format {
+  const check = typeof base === 'function' ? base : typeof base === 'object' && base !== null && 'validate' in base ? base.validate : null;
+  return {
+    type: 'string',
+    validate: (text: string) => {
+      if (check && !(check as (s: string) => boolean)(text)) return false;
+      const ms = Date.parse(text);
+      return ms >= EARLIEST && ms <= LATEST;
+    },
+  };
+}
+
 /**
  * Two validators: query strings and path params arrive as text and are coerced to their declared
  * types; JSON bodies are never coerced, so "49.99" is not silently taken for 49.99.
@@ -24,6 +46,7 @@ export function installValidators(app: FastifyInstance) {
   const strict = new Ajv({ ...common, coerceTypes: false });
   for (const ajv of [coercing, strict]) {
     addFormats(ajv);
+    ajv.addFormat('date-time', readableDateTime(ajv.formats['date-time']));
   }
   app.setValidatorCompiler(({ schema, httpPart }) =>
     httpPart === 'body' ? strict.compile(schema) : coercing.compile(schema),
