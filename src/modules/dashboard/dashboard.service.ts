@@ -3,8 +3,7 @@ import type { Clock } from '../../platform/clock.js';
 import type { Database } from '../../platform/db/schema.js';
 // The rewards module has no index.ts yet; these are the token formatting and sandbox time every
 // other reader of rewards data (donations, payments) imports the same way.
-import { formatTokens } from '../rewards/distribution.js';
-import type { PartnerClock } from '../rewards/partner-clock.js';
+import { formatTokens, type PartnerClock } from '../rewards/index.js';
 import { endpointDeliveryStats } from '../webhooks/index.js';
 import { dashboardRepo, type Scope } from './dashboard.repo.js';
 import { bucketDays, resolvePeriod, usageDays, type Period } from './dashboard.period.js';

@@ -4,10 +4,7 @@ import { AppError } from '../../platform/errors.js';
 import { currencyDigits } from '../../platform/money/currencies.js';
 import { formatMinor } from '../../platform/money/decimal.js';
 import { newEvent, writeEvents } from '../../platform/outbox/outbox.js';
-import type { ActionsService } from '../rewards/actions.service.js';
-import type { ReversalsService } from '../rewards/actions.reverse.js';
-import type { PartnerClock } from '../rewards/partner-clock.js';
-import { formatTokens, TOKEN_SCALE } from '../rewards/distribution.js';
+import { formatTokens, TOKEN_SCALE, type ActionsService, type ReversalsService, type PartnerClock } from '../rewards/index.js';
 import { donationsRepo, type DonationRow } from './donations.repo.js';
 import { eventBase } from './donations.view.js';
 

@@ -5,7 +5,7 @@ import type { Database } from '../../platform/db/schema.js';
 import { AppError, notFound } from '../../platform/errors.js';
 import { newEvent, writeEvents } from '../../platform/outbox/outbox.js';
 import type { Clock } from '../../platform/clock.js';
-import type { PartnerClock } from '../rewards/partner-clock.js';
+import type { PartnerClock } from '../rewards/index.js';
 import type { CheckoutService } from '../payments/checkout.service.js';
 import type { CustomersService } from '../payments/customers.service.js';
 import type { PaymentsAccountsService } from '../payments/accounts.service.js';

@@ -1,4 +1,4 @@
-import { formatTokens } from '../rewards/distribution.js';
+import { formatTokens } from '../rewards/index.js';
 import type { DonationRow } from './donations.repo.js';
 import type { DonationStatusViewType } from './donations.schemas.js';
 

@@ -5,7 +5,7 @@ import type { Database } from '../../platform/db/schema.js';
 import type { ChargesTable, PaymentMethodsTable } from '../../platform/db/schema.payments.js';
 import { AppError } from '../../platform/errors.js';
 import type { PaymentsAuth } from '../../platform/http/auth.js';
-import type { PartnerClock } from '../rewards/partner-clock.js';
+import type { PartnerClock } from '../rewards/index.js';
 import { chargesRepo } from './charges.repo.js';
 import { accountAuth, chargeRowInsert, methodForProcessor } from './charges.rows.js';
 import type { ChargeAnswer, ChargesService } from './charges.service.js';

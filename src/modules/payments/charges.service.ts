@@ -5,7 +5,7 @@ import type { ChargesTable, PaymentMethodsTable } from '../../platform/db/schema
 import { AppError, notFound } from '../../platform/errors.js';
 import type { PaymentsAuth } from '../../platform/http/auth.js';
 import { ledgerRepo, postTransactions } from '../ledger/index.js';
-import type { PartnerClock } from '../rewards/partner-clock.js';
+import type { PartnerClock } from '../rewards/index.js';
 import type { CatalogService } from './catalog.service.js';
 import type { CustomersService } from './customers.service.js';
 import type { DestinationsService } from './destinations.js';

@@ -4,7 +4,7 @@ import type { Database } from '../../platform/db/schema.js';
 import type { CheckoutSessionsTable } from '../../platform/db/schema.payments.js';
 import { AppError, notFound } from '../../platform/errors.js';
 import type { PaymentsAuth } from '../../platform/http/auth.js';
-import type { PartnerClock } from '../rewards/partner-clock.js';
+import type { PartnerClock } from '../rewards/index.js';
 import type { PaymentsAccountsService } from './accounts.service.js';
 import { MAX_AMOUNT } from './catalog.schemas.js';
 import { currencyOrThrow, type CatalogService } from './catalog.service.js';

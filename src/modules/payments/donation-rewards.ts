@@ -4,8 +4,7 @@ import type { Database } from '../../platform/db/schema.js';
 import { AppError } from '../../platform/errors.js';
 import { currencyDigits } from '../../platform/money/currencies.js';
 import { formatMinor } from '../../platform/money/decimal.js';
-import type { ActionsService } from '../rewards/actions.service.js';
-import type { ReversalsService } from '../rewards/actions.reverse.js';
+import type { ActionsService, ReversalsService } from '../rewards/index.js';
 
 /** The reward of one donation is keyed by its charge: retries and restarts never give it twice. */
 export const rewardKey = (chargeId: string) => `donation:${chargeId}`;

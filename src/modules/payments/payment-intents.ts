@@ -5,7 +5,7 @@ import type { Database } from '../../platform/db/schema.js';
 import type { PaymentIntentsTable, PaymentMethodsTable } from '../../platform/db/schema.payments.js';
 import { AppError, notFound } from '../../platform/errors.js';
 import type { PaymentsAuth } from '../../platform/http/auth.js';
-import type { PartnerClock } from '../rewards/partner-clock.js';
+import type { PartnerClock } from '../rewards/index.js';
 import type { PaymentsAccountsService } from './accounts.service.js';
 import type { ChargesService } from './charges.service.js';
 import { chargesRepo } from './charges.repo.js';

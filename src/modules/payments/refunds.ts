@@ -5,7 +5,7 @@ import type { ChargesTable } from '../../platform/db/schema.payments.js';
 import type { PaymentsAuth } from '../../platform/http/auth.js';
 import { AppError, notFound } from '../../platform/errors.js';
 import { postTransactions } from '../ledger/index.js';
-import type { PartnerClock } from '../rewards/partner-clock.js';
+import type { PartnerClock } from '../rewards/index.js';
 import type { PaymentsAccountsService } from './accounts.service.js';
 import type { Donation } from './donation.js';
 import { moneyAccounts } from './money-ledger.js';

@@ -3,7 +3,7 @@ import type { Clock } from '../../platform/clock.js';
 import type { Database } from '../../platform/db/schema.js';
 import type { PaymentMethodsTable } from '../../platform/db/schema.payments.js';
 import type { PaymentsAuth } from '../../platform/http/auth.js';
-import type { PartnerClock } from '../rewards/partner-clock.js';
+import type { PartnerClock } from '../rewards/index.js';
 import type { PaymentsAccountsService } from './accounts.service.js';
 import type { ChargesService } from './charges.service.js';
 import { chargeCurrency, type Donation } from './donation.js';

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../platform/db/schema.js';
 import { AppError } from '../../platform/errors.js';
 import type { PaymentsAuth } from '../../platform/http/auth.js';
-import type { PartnerClock } from '../rewards/partner-clock.js';
+import type { PartnerClock } from '../rewards/index.js';
 import type { PayBodyType, PayResultType } from './checkout.schemas.js';
 import type { CheckoutLineItem, Interval } from '../../platform/db/schema.payments.js';
 import type { DonationInput } from './donation.js';

@@ -4,7 +4,7 @@ import type { Database } from '../../platform/db/schema.js';
 import type { Interval, StoredSubscriptionItem } from '../../platform/db/schema.payments.js';
 import { AppError, notFound } from '../../platform/errors.js';
 import type { PaymentsAuth } from '../../platform/http/auth.js';
-import type { PartnerClock } from '../rewards/partner-clock.js';
+import type { PartnerClock } from '../rewards/index.js';
 import { catalogRepo } from './catalog.repo.js';
 import { currencyOrThrow } from './catalog.service.js';
 import type { ChargesService } from './charges.service.js';

@@ -5,7 +5,7 @@ import type { Database } from '../../platform/db/schema.js';
 import type { StoredSubscriptionItem, SubscriptionsTable } from '../../platform/db/schema.payments.js';
 import { AppError, notFound } from '../../platform/errors.js';
 import type { PaymentsAuth } from '../../platform/http/auth.js';
-import type { PartnerClock } from '../rewards/partner-clock.js';
+import type { PartnerClock } from '../rewards/index.js';
 import { catalogRepo } from './catalog.repo.js';
 import { KEY_REPLAY_MS, PROCESSOR_LEASE_MS } from './charges.processing.js';
 import { accountAuth } from './charges.rows.js';
