@@ -99,6 +99,17 @@ async function preallocateWal(adminUrl: string) {
 }
 
 /**
+ * The disk's flush latency (pg_test_fsync: one 8 kB write and fdatasync, as a commit's WAL flush),
+ * printed because the naive reference is bound by it (its one pool row stays locked across every
+ * commit's flush) while batches pay one flush per batch: the ratio between them moves with the disk.
+ */
+function flushMicros(dir: string): number | null {
+  const r = spawnSync(path.join(findPgBin(), 'pg_test_fsync'), ['-s', '1', '-f', path.join(dir, 'flush.test')], { encoding: 'utf8', timeout: 120_000 });
+  const m = /fdatasync\s+[\d.]+ ops\/sec\s+(\d+) usecs\/op/.exec(r.stdout ?? '');
+  return m ? Number(m[1]) : null;
+}
+
+/**
  * A checkpoint before each run: the WAL the previous run wrote becomes recyclable, so no run creates
  * WAL files (see the header) however many actions the runs before it managed on a fast machine.
  */
@@ -268,6 +279,8 @@ async function main() {
     process.stdout.write(
       `PostgreSQL ${cluster.url().replace(/:[^:@/]+@/, ':***@')} durable (fsync on, synchronous_commit on); ${SECONDS} s per run, each after ${WARMUP_SECONDS} s of warm-up; ${WAL_PREALLOCATE_MB} MB of WAL preallocated\n`,
     );
+    const flush = flushMicros(cluster.dir);
+    process.stdout.write(`disk flush (pg_test_fsync, 8 kB write + fdatasync): ${flush === null ? 'not measured' : `${flush} µs`}\n`);
     const naive = await naiveTps(admin);
     process.stdout.write(`naive reference (pgbench -c 8 -j 2): ${naive === null ? 'skipped (../shared/bench/naive-ledger not found)' : `${naive.toFixed(0)} tps`}\n`);
 
