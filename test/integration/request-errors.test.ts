@@ -168,10 +168,47 @@ describe('POST /v1/partner/users body errors', () => {
     await assertNothingWritten();
   });
 
+  test('a NUL character (\\u0000) anywhere in the body -> 400 naming the field, not a 500 from PostgreSQL', async () => {
+    for (const [raw, field] of [
+      ['{"externalUserId":"u\\u0000nul"}', 'externalUserId'],
+      ['{"externalUserId":"u_nul2","firstName":"A\\u0000"}', 'firstName'],
+      ['{"externalUserId":"u_nul3","metadata":{"deep":{"list":["ok","x\\u0000"]}}}', '1'],
+      ['{"externalUserId":"u_nul4","metadata":{"k\\u0000":"v"}}', 'k'],
+    ] as const) {
+      const body = assertError(await inject(post(raw)), 400, 'VALIDATION_ERROR');
+      assert.match(body.message, /NUL character/);
+      assert.ok(body.message.includes(`"${field}`), body.message);
+    }
+    // Judged after authentication, like every other body problem.
+    const unsigned = { ...post('{"externalUserId":"u\\u0000"}'), headers: { 'content-type': 'application/json' } };
+    assert.equal((await inject(unsigned)).statusCode, 401);
+    await assertNothingWritten();
+  });
+
+  test('%00 in a path or query parameter -> 400 naming the parameter', async () => {
+    for (const [url, param] of [
+      [`${ROUTE}/u%00x`, 'externalId'],
+      ['/v1/partner/transactions?externalUserId=a%00', 'externalUserId'],
+      ['/v1/partner/actions?actionType=PURCHASE&page=1&actionType=X%00', 'actionType'],
+    ] as const) {
+      const body = assertError(await inject(signed(ctx.clock, p.sk, 'GET', url)), 400, 'VALIDATION_ERROR');
+      assert.ok(body.message.includes(`"${param}"`), `${url}: ${body.message}`);
+    }
+    assert.equal((await inject(signed(ctx.clock, p.sk, 'GET', `${ROUTE}/u%2500x`))).statusCode, 404, 'an encoded percent sign is no NUL');
+  });
+
   test('control: a valid body is created, and the list sees it', async () => {
     const res = await inject(postJson({ externalUserId: 'u_valid', firstName: 'Ann' }));
     assert.equal(res.statusCode, 201, res.body);
     assert.equal(await userCount(), 1);
+  });
+
+  test('control: the six characters \\u0000 as text are stored as they are', async () => {
+    const res = await inject(post('{"externalUserId":"u_escaped","firstName":"\\\\u0000"}'));
+    assert.equal(res.statusCode, 201, res.body);
+    assert.equal(res.json().firstName, '\\u0000');
+    const read = await inject(signed(ctx.clock, p.sk, 'GET', `${ROUTE}/u_escaped`));
+    assert.equal(read.json().firstName, '\\u0000');
   });
 });
 

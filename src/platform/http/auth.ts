@@ -5,6 +5,7 @@ import { AppError } from '../errors.js';
 import type { Environment } from '../db/schema.js';
 import { hexDigestEquals, safeEqual, signPartnerRequest } from '../crypto/signing.js';
 import type { RateLimiter } from './rate-limit.js';
+import { nulError } from './raw-body.js';
 
 /**
  * How a route authenticates. Every route states one in `config.auth`; a route without it is
@@ -302,5 +303,12 @@ export function installAuth(app: FastifyInstance, deps: AuthDeps) {
       await applyRateLimit(deps, reply, key.partner);
     }
     if (request.bodyError) throw request.bodyError;
+    // Path and query parameters arrive decoded, so %00 becomes a NUL no text column can store.
+    if (request.url.includes('%00')) {
+      const where = [request.params, request.query].flatMap((values) => Object.entries((values ?? {}) as Record<string, unknown>)).find(([, v]) =>
+        [v].flat().some((x) => typeof x === 'string' && x.includes('\0')),
+      );
+      if (where) throw nulError(`The parameter "${where[0]}"`);
+    }
   });
 }

@@ -22,12 +22,27 @@ export const MAX_BODY_BYTES = 1024 * 1024;
  */
 const POISON_HINT = /proto|constructor|\\u/;
 class PrototypeKeyError extends Error {}
-function rejectPrototypeKeys(key: string, value: unknown): unknown {
+/**
+ * PostgreSQL's text and jsonb cannot hold U+0000, so a NUL reaching a query failed as a 500. JSON can
+ * only carry it escaped ("\u0000"), so the same reviver catches it, in keys and in values.
+ */
+class NulCharacterError extends Error {
+  constructor(readonly key: string) {
+    super('NUL');
+  }
+}
+function checkKeys(key: string, value: unknown): unknown {
   if (key === '__proto__' || (key === 'constructor' && typeof value === 'object' && value !== null && Object.hasOwn(value, 'prototype'))) {
     throw new PrototypeKeyError();
   }
+  if (key.includes('\0') || (typeof value === 'string' && value.includes('\0'))) throw new NulCharacterError(key);
   return value;
 }
+
+export const nulError = (where: string) =>
+  new AppError('VALIDATION_ERROR', `${where} contains the NUL character (\\u0000), which no text field can hold; remove it`, {
+    details: [{ message: `${where} contains the NUL character` }],
+  });
 
 export function installBodyParsers(app: FastifyInstance) {
   app.removeAllContentTypeParsers();
@@ -39,12 +54,14 @@ export function installBodyParsers(app: FastifyInstance) {
       if (body.length === 0) return done(null, undefined);
       const text = body.toString('utf8');
       try {
-        done(null, JSON.parse(text, POISON_HINT.test(text) ? rejectPrototypeKeys : undefined));
+        done(null, JSON.parse(text, POISON_HINT.test(text) ? checkKeys : undefined));
       } catch (err) {
         request.bodyError =
           err instanceof PrototypeKeyError
             ? new AppError('INVALID_JSON', 'The body contains a forbidden key ("__proto__" or "constructor.prototype")')
-            : new AppError('INVALID_JSON', 'The body is not valid JSON: check quotes, commas and brackets');
+            : err instanceof NulCharacterError
+              ? nulError(err.key === '' ? 'The body' : `The body's "${err.key}"`)
+              : new AppError('INVALID_JSON', 'The body is not valid JSON: check quotes, commas and brackets');
         done(null, undefined);
       }
     },
