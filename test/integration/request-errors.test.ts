@@ -185,6 +185,16 @@ describe('POST /v1/partner/users body errors', () => {
     await assertNothingWritten();
   });
 
+  test('a body nested more than 32 levels deep -> 400, not a 500 from jsonb or the serializer', async () => {
+    // The body object and metadata are two levels; n arrays inside make 2 + n.
+    const nested = (id: string, n: number) => `{"externalUserId":"${id}","metadata":{"a":${'['.repeat(n)}${']'.repeat(n)}}}`;
+    for (const n of [31, 5_000, 100_000]) {
+      const body = assertError(await inject(post(nested(`u_deep${n}`, n))), 400, 'VALIDATION_ERROR');
+      assert.match(body.message, /more than 32 levels/);
+    }
+    await assertNothingWritten();
+  });
+
   test('%00 in a path or query parameter -> 400 naming the parameter', async () => {
     for (const [url, param] of [
       [`${ROUTE}/u%00x`, 'externalId'],
@@ -201,6 +211,11 @@ describe('POST /v1/partner/users body errors', () => {
     const res = await inject(postJson({ externalUserId: 'u_valid', firstName: 'Ann' }));
     assert.equal(res.statusCode, 201, res.body);
     assert.equal(await userCount(), 1);
+  });
+
+  test('control: a body exactly 32 levels deep, and brackets inside strings, are accepted', async () => {
+    const res = await inject(post(`{"externalUserId":"u_deep30","metadata":{"a":${'['.repeat(30)}${']'.repeat(30)},"b":"${'{['.repeat(50)}"}}`));
+    assert.equal(res.statusCode, 201, res.body);
   });
 
   test('control: the six characters \\u0000 as text are stored as they are', async () => {

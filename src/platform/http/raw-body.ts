@@ -39,6 +39,29 @@ function checkKeys(key: string, value: unknown): unknown {
   return value;
 }
 
+/**
+ * Deeper than any body of the API needs. jsonb input and the response serializer recurse once per
+ * level, and a metadata value a few thousand levels deep failed there as a 500.
+ */
+export const MAX_JSON_DEPTH = 32;
+
+/** Whether valid JSON text nests objects and arrays deeper than `max`; brackets inside strings do not count. */
+function nestsDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
+
 export const nulError = (where: string) =>
   new AppError('VALIDATION_ERROR', `${where} contains the NUL character (\\u0000), which no text field can hold; remove it`, {
     details: [{ message: `${where} contains the NUL character` }],
@@ -54,7 +77,12 @@ export function installBodyParsers(app: FastifyInstance) {
       if (body.length === 0) return done(null, undefined);
       const text = body.toString('utf8');
       try {
-        done(null, JSON.parse(text, POISON_HINT.test(text) ? checkKeys : undefined));
+        const value: unknown = JSON.parse(text, POISON_HINT.test(text) ? checkKeys : undefined);
+        if (nestsDeeperThan(text, MAX_JSON_DEPTH)) {
+          request.bodyError = new AppError('VALIDATION_ERROR', `The body nests objects or arrays more than ${MAX_JSON_DEPTH} levels deep; flatten it`);
+          return done(null, undefined);
+        }
+        done(null, value);
       } catch (err) {
         request.bodyError =
           err instanceof PrototypeKeyError
