@@ -21,9 +21,9 @@ function invalid(field: 'from' | 'to', message: string) {
 }
 
 function parseInstant(field: 'from' | 'to', text: string): Date {
-  // Over HTTP the date-time format already refuses what Date cannot read (platform/http/validation.ts);
-  // called directly, an hour-only offset ("+05") gets its minutes and a leap second is refused here.
-  const ms = Date.parse(/[+-]\d\d$/.test(text) ? `${text}:00` : text);
+  // Over HTTP the date-time format has already refused what Date cannot read
+  // (platform/http/validation.ts); the check stays for direct callers.
+  const ms = Date.parse(text);
   if (Number.isNaN(ms)) throw invalid(field, `${field} "${text}" is not a date-time that can be read; send e.g. 2026-03-01T00:00:00Z`);
   if (ms < EARLIEST || ms > LATEST) throw invalid(field, `${field} must lie between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59Z`);
   return new Date(ms);

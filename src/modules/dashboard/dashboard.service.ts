@@ -1,8 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Clock } from '../../platform/clock.js';
 import type { Database } from '../../platform/db/schema.js';
-// The rewards module has no index.ts yet; these are the token formatting and sandbox time every
-// other reader of rewards data (donations, payments) imports the same way.
 import { formatTokens, type PartnerClock } from '../rewards/index.js';
 import { endpointDeliveryStats } from '../webhooks/index.js';
 import { dashboardRepo, type Scope } from './dashboard.repo.js';
