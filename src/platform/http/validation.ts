@@ -26,11 +26,13 @@ const LATEST = Date.parse('9999-12-31T23:59:59.999Z');
  * back as a 500; checked here, every date-time field and parameter refuses them with a 400.
  */
 function readableDateTime(base: Format | undefined): Format {
-  const check = typeof base === 'function' ? base : typeof base === 'object' && base !== null && 'validate' in base ? base.validate : null;
+  // ajv-formats defines date-time as { validate, compare }; without it this check would be all there is.
+  const rfc3339 = (base as { validate?: (text: string) => boolean } | undefined)?.validate;
+  if (typeof rfc3339 !== 'function') throw new Error('ajv-formats did not define the date-time format');
   return {
     type: 'string',
     validate: (text: string) => {
-      if (check && !(check as (s: string) => boolean)(text)) return false;
+      if (!rfc3339(text)) return false;
       const ms = Date.parse(text);
       return ms >= EARLIEST && ms <= LATEST;
     },
