@@ -34,27 +34,17 @@ import { migrate } from '../src/platform/db/migrate.js';
 import { createKysely, createPgPool } from '../src/platform/db/postgres.js';
 import { createServices } from '../src/services.js';
 import { findPgBin, startTestCluster } from '../test/harness/postgres.js';
+import { checkpoint, createDb, flushMicros, preallocateWal } from './pg-cluster.js';
 import { cpuSeconds } from './proc.js';
 import { load, startServe, stopServe } from './serve.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const WARMUP_SECONDS = Number(process.env.WARMUP_SECONDS ?? 3);
 const WAL_PREALLOCATE_MB = Number(process.env.WAL_PREALLOCATE_MB ?? 2048);
-const WAL_SEGMENT_MB = 16;
 const CONNECTIONS = 50;
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const naiveDir = path.resolve(root, '../shared/bench/naive-ledger');
 const MASTER_KEY = randomBytes(32);
-
-async function createDb(adminUrl: string, name: string) {
-  const c = new pg.Client({ connectionString: adminUrl });
-  await c.connect();
-  await c.query(`CREATE DATABASE ${name}`);
-  await c.end();
-  const u = new URL(adminUrl);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
 
 function naiveTps(adminUrl: string): Promise<number | null> {
   if (!existsSync(path.join(naiveDir, 'tx.sql'))) return Promise.resolve(null);
@@ -76,51 +66,6 @@ function naiveTps(adminUrl: string): Promise<number | null> {
     if (!m) throw new Error(`pgbench failed: ${r.stderr || r.stdout}`);
     return Number(m[1]);
   })();
-}
-
-/**
- * Makes PostgreSQL create WAL_PREALLOCATE_MB of WAL files (one tiny write and a switch to the next
- * file each), then checkpoints, after which it keeps them to recycle (min_wal_size).
- */
-async function preallocateWal(adminUrl: string) {
-  const c = new pg.Client({ connectionString: adminUrl });
-  await c.connect();
-  try {
-    await c.query('CREATE TABLE wal_preallocation (x int)');
-    for (let i = 0; i < Math.ceil(WAL_PREALLOCATE_MB / WAL_SEGMENT_MB); i++) {
-      await c.query('INSERT INTO wal_preallocation VALUES (1)');
-      await c.query('SELECT pg_switch_wal()');
-    }
-    await c.query('DROP TABLE wal_preallocation');
-    await c.query('CHECKPOINT');
-  } finally {
-    await c.end();
-  }
-}
-
-/**
- * The disk's flush latency (pg_test_fsync: one 8 kB write and fdatasync, as a commit's WAL flush),
- * printed because the naive reference is bound by it (its one pool row stays locked across every
- * commit's flush) while batches pay one flush per batch: the ratio between them moves with the disk.
- */
-function flushMicros(dir: string): number | null {
-  const r = spawnSync(path.join(findPgBin(), 'pg_test_fsync'), ['-s', '1', '-f', path.join(dir, 'flush.test')], { encoding: 'utf8', timeout: 120_000 });
-  const m = /fdatasync\s+[\d.]+ ops\/sec\s+(\d+) usecs\/op/.exec(r.stdout ?? '');
-  return m ? Number(m[1]) : null;
-}
-
-/**
- * A checkpoint before each run: the WAL the previous run wrote becomes recyclable, so no run creates
- * WAL files (see the header) however many actions the runs before it managed on a fast machine.
- */
-async function checkpoint(adminUrl: string) {
-  const c = new pg.Client({ connectionString: adminUrl });
-  await c.connect();
-  try {
-    await c.query('CHECKPOINT');
-  } finally {
-    await c.end();
-  }
 }
 
 interface Fixture {
@@ -275,7 +220,7 @@ async function main() {
   });
   try {
     const admin = cluster.url();
-    if (WAL_PREALLOCATE_MB > 0) await preallocateWal(admin);
+    if (WAL_PREALLOCATE_MB > 0) await preallocateWal(admin, WAL_PREALLOCATE_MB);
     process.stdout.write(
       `PostgreSQL ${cluster.url().replace(/:[^:@/]+@/, ':***@')} durable (fsync on, synchronous_commit on); ${SECONDS} s per run, each after ${WARMUP_SECONDS} s of warm-up; ${WAL_PREALLOCATE_MB} MB of WAL preallocated\n`,
     );
