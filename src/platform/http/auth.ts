@@ -305,10 +305,11 @@ export function installAuth(app: FastifyInstance, deps: AuthDeps) {
     if (request.bodyError) throw request.bodyError;
     // Path and query parameters arrive decoded, so %00 becomes a NUL no text column can store.
     if (request.url.includes('%00')) {
-      const where = [request.params, request.query].flatMap((values) => Object.entries((values ?? {}) as Record<string, unknown>)).find(([, v]) =>
-        [v].flat().some((x) => typeof x === 'string' && x.includes('\0')),
-      );
-      if (where) throw nulError(`The parameter "${where[0]}"`);
+      for (const values of [request.params, request.query] as (Record<string, unknown> | undefined)[]) {
+        for (const [name, value] of Object.entries(values ?? {})) {
+          if ([value].flat().some((v) => typeof v === 'string' && v.includes('\0'))) throw nulError(`The parameter "${name}"`);
+        }
+      }
     }
   });
 }
