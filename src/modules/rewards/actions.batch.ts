@@ -7,7 +7,7 @@ import type { CampaignRow, Scope } from './actions.repo.js';
 import { batchRepo, keyTaken } from './actions.batch.repo.js';
 import type { WriteChecks } from './actions.batch.write.js';
 import { batchDependencies, batchOutcomes, decideBatch, planBatch, type BatchPlan, type BatchWrites, type SubmitOutcome } from './actions.decide.js';
-import { afterPoolBalanceChange, poolQuietRange } from './pools.service.js';
+import { afterPoolBalanceChange, poolQuietRange } from './pools.balance.js';
 import type { PoolWithBalance } from './pools.repo.js';
 
 export type { SubmitOutcome } from './actions.decide.js';

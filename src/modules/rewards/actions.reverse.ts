@@ -12,7 +12,7 @@ import { toAction } from './actions.service.js';
 import { formatTokens, splitLargestRemainder } from './distribution.js';
 import type { PartnerClock } from './partner-clock.js';
 import { poolsRepo } from './pools.repo.js';
-import { afterPoolBalanceChange } from './pools.service.js';
+import { afterPoolBalanceChange } from './pools.balance.js';
 import { sweepExpired } from './wallets.service.js';
 import { walletsRepo } from './wallets.repo.js';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import type { PoolWithBalance } from './pools.repo.js';
-import { poolQuietRange, poolReactsTo } from './pools.service.js';
+import { poolQuietRange, poolReactsTo } from './pools.balance.js';
 
 /**
  * poolQuietRange() is what optimistic reward batches are checked against; it must be exactly the

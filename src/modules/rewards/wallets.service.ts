@@ -11,7 +11,7 @@ import type { ListTransactionsQueryType, RedeemBodyType } from './actions.schema
 import { exactTokens } from './actions.input.js';
 import { formatTokens } from './distribution.js';
 import type { PartnerClock } from './partner-clock.js';
-import { ensurePartnerAccounts } from './pools.service.js';
+import { ensurePartnerAccounts } from './pools.balance.js';
 import { walletsRepo, type Grant, type TokenTxRow } from './wallets.repo.js';
 
 type Trx = Transaction<Database>;
