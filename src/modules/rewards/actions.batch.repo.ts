@@ -1,6 +1,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database, StoredStakeholder } from '../../platform/db/schema.js';
-import type { BatchSnapshot, HotState } from './actions.decide.js';
+import type { HotState } from './actions.decide.js';
+import type { BatchSnapshot } from './actions.plan.js';
 import { campaignVersion, writeBatch } from './actions.batch.write.js';
 import type { CampaignRow, Scope } from './actions.repo.js';
 import type { PoolWithBalance } from './pools.repo.js';

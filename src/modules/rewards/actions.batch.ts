@@ -6,11 +6,12 @@ import { usersRepo } from '../users/users.repo.js';
 import type { CampaignRow, Scope } from './actions.repo.js';
 import { batchRepo, keyTaken } from './actions.batch.repo.js';
 import type { WriteChecks } from './actions.batch.write.js';
-import { batchDependencies, batchOutcomes, decideBatch, planBatch, type BatchPlan, type BatchWrites, type SubmitOutcome } from './actions.decide.js';
+import { batchOutcomes, decideBatch, type BatchWrites } from './actions.decide.js';
+import { batchDependencies, planBatch, type BatchPlan, type SubmitOutcome } from './actions.plan.js';
 import { afterPoolBalanceChange, poolQuietRange } from './pools.balance.js';
 import type { PoolWithBalance } from './pools.repo.js';
 
-export type { SubmitOutcome } from './actions.decide.js';
+export type { SubmitOutcome } from './actions.plan.js';
 
 const SERIALIZATION_FAILURE = '40001';
 const DEADLOCK = '40P01';
