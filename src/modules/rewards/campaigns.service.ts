@@ -3,18 +3,16 @@ import { objectId } from '../../platform/crypto/ids.js';
 import type { Database, Environment } from '../../platform/db/schema.js';
 import { AppError, notFound } from '../../platform/errors.js';
 import { newEvent, writeEvents } from '../../platform/outbox/outbox.js';
-import { formatMultiplier, formatTokens } from './distribution.js';
+import { formatTokens } from './distribution.js';
 import type { PartnerClock } from './partner-clock.js';
 import { campaignsRepo, type CampaignRow, type CampaignUpdate, type Scope } from './campaigns.repo.js';
 import {
   canonicalTimeZone,
   parseInstant,
   parseNumberFields,
-  percentToJson,
   requestStatus,
   scheduleProblem,
   settle,
-  tierAmountToJson,
   validationError,
   type NumberFields,
   type NumberLiterals,
@@ -22,44 +20,13 @@ import {
   type StatusChange,
   type StatusState,
 } from './campaigns.rules.js';
-import type { CampaignType, CreateCampaignBodyType, ListCampaignsQueryType, UpdateCampaignBodyType } from './campaigns.schemas.js';
+import { toCampaign } from './campaigns.view.js';
+import type { CreateCampaignBodyType, ListCampaignsQueryType, UpdateCampaignBodyType } from './campaigns.schemas.js';
 import type { StakeholderTypesService } from './stakeholder-types.js';
 
 export type { CampaignRow };
 
 export const CAMPAIGN_STATUS_CHANGED = 'campaign.status_changed';
-
-export function toCampaign(row: CampaignRow): CampaignType {
-  return {
-    id: row.id,
-    name: row.name,
-    description: row.description,
-    status: row.status,
-    actionTypes: row.action_types,
-    multiplier: formatMultiplier(BigInt(row.multiplier_bp)),
-    splits: row.splits.map((s) => ({ stakeholderTypeCode: s.stakeholderTypeCode, percent: percentToJson(s.percent) })),
-    tiers: row.tiers.map((t) => ({
-      minAmount: tierAmountToJson(t.minAmountMinor),
-      maxAmount: t.maxAmountMinor === null ? null : tierAmountToJson(t.maxAmountMinor),
-      multiplier: formatMultiplier(BigInt(t.multiplierBp)),
-    })),
-    schedule: {
-      startsAt: row.starts_at?.toISOString() ?? null,
-      endsAt: row.ends_at?.toISOString() ?? null,
-      timezone: row.timezone,
-      autoStart: row.auto_start,
-    },
-    budget: {
-      totalTokens: row.budget_total === null ? null : formatTokens(BigInt(row.budget_total)),
-      spentTokens: formatTokens(BigInt(row.budget_spent)),
-      perUserCap: row.per_user_cap === null ? null : formatTokens(BigInt(row.per_user_cap)),
-    },
-    tokenPoolId: row.token_pool_id,
-    priority: row.priority,
-    createdAt: row.created_at.toISOString(),
-    updatedAt: row.updated_at.toISOString(),
-  };
-}
 
 /** Writes one campaign.status_changed per change, in the caller's transaction. */
 export async function writeStatusEvents(
