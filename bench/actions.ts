@@ -41,6 +41,9 @@ import { load, startServe, stopServe } from './serve.js';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const WARMUP_SECONDS = Number(process.env.WARMUP_SECONDS ?? 3);
 const WAL_PREALLOCATE_MB = Number(process.env.WAL_PREALLOCATE_MB ?? 2048);
+// The server reads ALMONER_REWARD_BATCHES_IN_FLIGHT from the environment it inherits; the own SQL
+// path is given the same setting, so both sides of that comparison batch alike.
+const IN_FLIGHT = Number(process.env.ALMONER_REWARD_BATCHES_IN_FLIGHT ?? 1);
 const CONNECTIONS = 50;
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const naiveDir = path.resolve(root, '../shared/bench/naive-ledger');
@@ -114,7 +117,7 @@ function body(f: Fixture, run: string, multiPool: boolean) {
 
 async function ownSql(url: string, f: Fixture): Promise<{ tps: number; p50: number; p99: number }> {
   const db = createKysely(createPgPool({ connectionString: url, max: 10 }));
-  const services = createServices(db, MASTER_KEY, new ManualClock());
+  const services = createServices(db, MASTER_KEY, new ManualClock(), { rewardBatchesInFlight: IN_FLIGHT });
   services.partnerClock.now = async () => new Date();
   const scope = { partnerId: f.partnerId, environment: 'sandbox' as const };
   const drive = async (seconds: number) => {
@@ -222,7 +225,7 @@ async function main() {
     const admin = cluster.url();
     if (WAL_PREALLOCATE_MB > 0) await preallocateWal(admin, WAL_PREALLOCATE_MB);
     process.stdout.write(
-      `PostgreSQL ${cluster.url().replace(/:[^:@/]+@/, ':***@')} durable (fsync on, synchronous_commit on); ${SECONDS} s per run, each after ${WARMUP_SECONDS} s of warm-up; ${WAL_PREALLOCATE_MB} MB of WAL preallocated\n`,
+      `PostgreSQL ${cluster.url().replace(/:[^:@/]+@/, ':***@')} durable (fsync on, synchronous_commit on); ${SECONDS} s per run, each after ${WARMUP_SECONDS} s of warm-up; ${WAL_PREALLOCATE_MB} MB of WAL preallocated; reward batches in flight per partner: ${IN_FLIGHT}\n`,
     );
     const flush = flushMicros(cluster.dir);
     process.stdout.write(`disk flush (pg_test_fsync, 8 kB write + fdatasync): ${flush === null ? 'not measured' : `${flush} µs`}\n`);

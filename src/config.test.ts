@@ -196,6 +196,8 @@ describe('webhook delivery settings', () => {
     assert.equal(embedded.rotationGraceMs, 24 * 3_600_000);
     assert.equal(embedded.batchSize, 600);
     assert.equal(loadConfig({ ALMONER_WEBHOOK_BATCH_SIZE: '10' }).webhooks.batchSize, 10);
+    assert.equal(loadConfig({}).rewardBatchesInFlight, 1);
+    assert.equal(loadConfig({ ALMONER_REWARD_BATCHES_IN_FLIGHT: '2' }).rewardBatchesInFlight, 2);
     assert.equal(loadConfig({ DATABASE_URL: PG, ALMONER_MASTER_KEY: MASTER_HEX }).webhooks.allowInsecureSandbox, false);
     const forced = loadConfig({ DATABASE_URL: PG, ALMONER_MASTER_KEY: MASTER_HEX, ALMONER_WEBHOOKS_ALLOW_INSECURE_SANDBOX: 'true' });
     assert.equal(forced.webhooks.allowInsecureSandbox, true);
@@ -212,6 +214,8 @@ describe('webhook delivery settings', () => {
     assertRejected({ ALMONER_WEBHOOK_CONCURRENCY: '0' }, 'ALMONER_WEBHOOK_CONCURRENCY');
     assertRejected({ ALMONER_WEBHOOK_TIMEOUT_MS: '15s' }, 'ALMONER_WEBHOOK_TIMEOUT_MS');
     assertRejected({ ALMONER_WEBHOOK_BATCH_SIZE: '0' }, 'ALMONER_WEBHOOK_BATCH_SIZE');
+    assertRejected({ ALMONER_REWARD_BATCHES_IN_FLIGHT: '0' }, 'ALMONER_REWARD_BATCHES_IN_FLIGHT');
+    assertRejected({ ALMONER_REWARD_BATCHES_IN_FLIGHT: '9' }, 'ALMONER_REWARD_BATCHES_IN_FLIGHT');
   });
 });
 

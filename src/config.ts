@@ -28,6 +28,7 @@ const EnvSchema = Type.Object({
   ALMONER_WEBHOOK_ENDPOINT_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 1_000, default: 32 }),
   ALMONER_WEBHOOK_POLL_MS: Type.Integer({ minimum: 10, maximum: 60_000, default: 200 }),
   ALMONER_WEBHOOK_BATCH_SIZE: Type.Integer({ minimum: 1, maximum: 10_000, default: 600 }),
+  ALMONER_REWARD_BATCHES_IN_FLIGHT: Type.Integer({ minimum: 1, maximum: 8, default: 1 }),
   ALMONER_WEBHOOK_ROTATION_GRACE_HOURS: Type.Integer({ minimum: 0, maximum: 720, default: 24 }),
   ALMONER_STRIPE_API_BASE: Type.String({ pattern: '^https?://[^/?#]+/?$', default: 'https://api.stripe.com' }),
   ALMONER_STRIPE_WEBHOOK_SECRET: Type.Optional(Type.String({ pattern: '^whsec_[^,\\s]+(,whsec_[^,\\s]+)*$' })),
@@ -72,6 +73,11 @@ export interface Config {
   readonly logLevel: string;
   /** Which key environments this deployment accepts; the other gets 401 KEY_ENVIRONMENT_MISMATCH. */
   readonly keyEnvironments: readonly ('sandbox' | 'production')[];
+  /**
+   * Reward batches of one partner and environment a process keeps in flight at once (each one
+   * database transaction on a connection of its own).
+   */
+  readonly rewardBatchesInFlight: number;
   readonly webhooks: {
     /**
      * Sandbox endpoints may use http:// and loopback or private addresses. On by default only for
@@ -143,6 +149,7 @@ const INTEGER_VARS = new Set([
   'ALMONER_WEBHOOK_ENDPOINT_CONCURRENCY',
   'ALMONER_WEBHOOK_POLL_MS',
   'ALMONER_WEBHOOK_BATCH_SIZE',
+  'ALMONER_REWARD_BATCHES_IN_FLIGHT',
   'ALMONER_WEBHOOK_ROTATION_GRACE_HOURS',
   'ALMONER_STRIPE_TIMEOUT_MS',
   'ALMONER_STRIPE_MAX_NETWORK_RETRIES',
@@ -226,6 +233,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     redisUrl: e.REDIS_URL,
     logLevel: e.LOG_LEVEL,
     keyEnvironments: Object.freeze([...new Set(e.ALMONER_KEY_ENVIRONMENTS.split(','))]) as readonly ('sandbox' | 'production')[],
+    rewardBatchesInFlight: e.ALMONER_REWARD_BATCHES_IN_FLIGHT,
     webhooks: Object.freeze({
       allowInsecureSandbox: e.ALMONER_WEBHOOKS_ALLOW_INSECURE_SANDBOX
         ? e.ALMONER_WEBHOOKS_ALLOW_INSECURE_SANDBOX === 'true'

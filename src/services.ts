@@ -56,6 +56,8 @@ export interface ServiceOptions {
   plaid?: Config['plaid'];
   /** The database's connection string: the directory's search index is built on a connection of its own. */
   databaseUrl?: string;
+  /** Reward batches of one partner kept in flight at once (ALMONER_REWARD_BATCHES_IN_FLIGHT). */
+  rewardBatchesInFlight?: number;
 }
 
 export function serviceOptions(config: Config): ServiceOptions {
@@ -80,6 +82,7 @@ export function serviceOptions(config: Config): ServiceOptions {
     stripe: config.stripe,
     plaid: config.plaid,
     databaseUrl: config.databaseUrl,
+    rewardBatchesInFlight: config.rewardBatchesInFlight,
   };
 }
 
@@ -95,7 +98,9 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
   const stakeholderTypes = new StakeholderTypesService(db);
   const pools = new PoolsService(db, partnerClock);
   const campaigns = new CampaignsService(db, partnerClock, stakeholderTypes);
-  const actions = new ActionsService(db, partnerClock, (partnerId, codes) => stakeholderTypes.assertRegistered(partnerId, codes));
+  const actions = new ActionsService(db, partnerClock, (partnerId, codes) => stakeholderTypes.assertRegistered(partnerId, codes), {
+    ...(options.rewardBatchesInFlight ? { batchesInFlight: options.rewardBatchesInFlight } : {}),
+  });
   const reversals = new ReversalsService(db, partnerClock);
   const wallets = new WalletsService(db, partnerClock);
   const webhooks = new WebhooksService(db, box, clock, options.webhooks);

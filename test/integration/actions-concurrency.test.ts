@@ -17,7 +17,9 @@ let bases: string[];
 
 before(async () => {
   ctx = await createTestContext();
-  twin = await createTestContext({ databaseUrl: ctx.databaseUrl, masterKey: ctx.config.masterKey! });
+  // The second process also keeps up to three batches of a partner in flight at once, so the storms
+  // split over both run concurrent batches of one pool inside a process as well as across the two.
+  twin = await createTestContext({ databaseUrl: ctx.databaseUrl, masterKey: ctx.config.masterKey!, env: { ALMONER_REWARD_BATCHES_IN_FLIGHT: '3' } });
   bases = [];
   for (const c of [ctx, twin]) {
     // A deep backlog: 2,000 connections arrive at once and none should wait for a SYN retry.

@@ -141,10 +141,11 @@ export class SubmitBatches {
 
   /** The state after a batch this process wrote: new balances and budgets (versions do not change). */
   private advance(state: ScopeState, writes: BatchWrites, now: Date) {
-    for (const [id, after] of writes.poolsAfter) {
-      const pool = state.pools.get(id)!;
-      const spent = BigInt(pool.balance) - after;
-      state.pools.set(id, { ...pool, balance: after, debits_total: BigInt(pool.debits_total) + spent });
+    // By what the batch spent, not the balance it arrived at: with more than one batch in flight,
+    // another may have been decided on the same state and advanced it meanwhile.
+    for (const d of writes.poolDeltas) {
+      const pool = state.pools.get(d.poolId)!;
+      state.pools.set(d.poolId, { ...pool, balance: BigInt(pool.balance) + d.delta, debits_total: BigInt(pool.debits_total) - d.delta });
     }
     const units = new Map(writes.campaigns.filter((c) => c.units > 0n).map((c) => [c.id, c.units]));
     state.running = state.running.map((c) => {

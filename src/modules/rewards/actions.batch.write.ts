@@ -221,22 +221,12 @@ export async function writeBatch(db: Db, scope: Scope, input: BatchWrites, now: 
       RETURNING 1
     )
     SELECT
-      rewards_batch_guard(
-        (SELECT count(*) FROM upd_campaigns) = ${spent.length}
-        AND (SELECT count(*) FROM campaigns c
-               JOIN json_to_recordset(${rows(unspent.map((c) => ({ id: c.id, spent: c.exact ? s(c.spentBefore) : null, version: c.version })))}::json)
-                 AS x(id text, spent bigint, version text)
-                 ON c.id = x.id AND ${campaignVersion('c')} = x.version AND (x.spent IS NULL OR c.budget_spent = x.spent)
-              WHERE c.id = ANY(${unspent.map((c) => c.id)}::text[])) = ${unspent.length},
-        'a campaign changed'),
-      rewards_batch_guard(
-        (SELECT count(*) FROM upd_pools) = ${moved.length}
-        AND (SELECT count(*) FROM ledger_accounts acc
-               JOIN json_to_recordset(${rows(unmoved)}::json) AS x(id text, delta bigint, expected bigint, min bigint, max bigint)
-                 ON acc.id = x.id AND ${poolCheck('acc', 'x', '0')}
-              WHERE acc.id = ANY(${unmoved.map((p) => p.id)}::text[])) = ${unmoved.length},
-        'a pool balance moved'),
-      rewards_batch_guard((SELECT count(*) FROM upd_spend) + (SELECT count(*) FROM ins_spend) = ${input.userSpend.length}, 'a per-user spend moved'),
+      -- The select list runs left to right, and each data-modifying CTE runs when it is first read.
+      -- So the checks that only read come first, then the appends, and the rows other writers also
+      -- change last, in the order every writer locks them (campaigns, pool accounts, per-user spend,
+      -- wallets: batchRepo.lock, reversals and redemptions take accounts in id order, pool: before
+      -- wallet:). A batch then holds the pool's row only for its wallet updates and its commit, and
+      -- another batch of the same pool does all its appends meanwhile.
       rewards_batch_guard(
         (SELECT count(*) FROM token_pools p
            JOIN json_to_recordset(${rows(input.poolVersions)}::json) AS x(id text, version text)
@@ -258,8 +248,25 @@ export async function writeBatch(db: Db, scope: Scope, input: BatchWrites, now: 
            AND p.status IN ('ACTIVE', 'DEPLETED') AND (p.expires_at IS NULL OR p.expires_at > ${at}::timestamptz)
          ORDER BY p.created_at, p.id LIMIT 1) IS NOT DISTINCT FROM ${checks.defaultPoolId ?? null}::text,
         'the default pool changed'),
-      (SELECT count(*) FROM ins_actions) + (SELECT count(*) FROM ups_wallets) + (SELECT count(*) FROM ins_ledger) + (SELECT count(*) FROM ins_postings)
-        + (SELECT count(*) FROM ins_credits) + (SELECT count(*) FROM ins_events) AS rows`;
+      rewards_batch_guard(
+        (SELECT count(*) FROM campaigns c
+           JOIN json_to_recordset(${rows(unspent.map((c) => ({ id: c.id, spent: c.exact ? s(c.spentBefore) : null, version: c.version })))}::json)
+             AS x(id text, spent bigint, version text)
+             ON c.id = x.id AND ${campaignVersion('c')} = x.version AND (x.spent IS NULL OR c.budget_spent = x.spent)
+          WHERE c.id = ANY(${unspent.map((c) => c.id)}::text[])) = ${unspent.length},
+        'a campaign changed'),
+      rewards_batch_guard(
+        (SELECT count(*) FROM ledger_accounts acc
+           JOIN json_to_recordset(${rows(unmoved)}::json) AS x(id text, delta bigint, expected bigint, min bigint, max bigint)
+             ON acc.id = x.id AND ${poolCheck('acc', 'x', '0')}
+          WHERE acc.id = ANY(${unmoved.map((p) => p.id)}::text[])) = ${unmoved.length},
+        'a pool balance moved'),
+      (SELECT count(*) FROM ins_actions) + (SELECT count(*) FROM ins_ledger) + (SELECT count(*) FROM ins_postings)
+        + (SELECT count(*) FROM ins_credits) + (SELECT count(*) FROM ins_events) AS rows,
+      rewards_batch_guard((SELECT count(*) FROM upd_campaigns) = ${spent.length}, 'a campaign changed'),
+      rewards_batch_guard((SELECT count(*) FROM upd_pools) = ${moved.length}, 'a pool balance moved'),
+      rewards_batch_guard((SELECT count(*) FROM upd_spend) + (SELECT count(*) FROM ins_spend) = ${input.userSpend.length}, 'a per-user spend moved'),
+      (SELECT count(*) FROM ups_wallets) AS wallets`;
   const pool = db.isTransaction ? undefined : pgPoolOf(db as Kysely<Database>);
   if (pool) {
     // Outside a transaction the statement runs as a named prepared statement, so PostgreSQL parses

@@ -93,6 +93,11 @@ export class ActionsService {
       {
         maxBatch: options.maxBatch ?? 200,
         maxInFlight: options.batchesInFlight ?? 1,
+        // A second batch of a partner starts only once this many requests wait for it: a batch costs
+        // PostgreSQL about a millisecond whatever its size, and two small overlapping batches spent
+        // more than they saved (bench:actions, own SQL path: 4,800-4,900 actions/s at 24, against
+        // 4,000 with one batch in flight).
+        overlapAt: 24,
         maxAttempts: 5,
         // A key recorded by another process between the locked read and the write: run it again.
         retryable: (err) => RETRYABLE_PG.has((err as { code?: string }).code ?? '') || keyTaken(err),

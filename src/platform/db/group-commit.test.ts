@@ -50,3 +50,35 @@ test('a retryable failure reruns the batch; a failing item is isolated from its 
   assert.equal(await first, 1);
   assert.deepEqual(await Promise.all(rest), [{ v: 2 }, { e: 'bad item' }, { v: 4 }]);
 });
+
+test('a second batch of a key starts beside the running one only once overlapAt requests wait', async () => {
+  let running = 0;
+  let most = 0;
+  const batches: number[][] = [];
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const gc = new GroupCommit<number, number>(
+    async (_key, items) => {
+      batches.push(items);
+      running++;
+      most = Math.max(most, running);
+      if (items[0] === 1) await gate;
+      await tick();
+      running--;
+      return items;
+    },
+    { maxBatch: 100, maxInFlight: 2, overlapAt: 3, retryable: () => false, maxAttempts: 1 },
+  );
+  const first = gc.submit('k', 1);
+  // Two waiting: below overlapAt, they wait for the first batch.
+  const waiting = [gc.submit('k', 2), gc.submit('k', 3)];
+  await tick();
+  assert.deepEqual(batches, [[1]]);
+  // A third makes three waiting: a second batch starts while the first is still held.
+  waiting.push(gc.submit('k', 4));
+  await tick();
+  assert.deepEqual(batches, [[1], [2, 3, 4]]);
+  release();
+  assert.deepEqual(await Promise.all([first, ...waiting]), [1, 2, 3, 4]);
+  assert.equal(most, 2);
+});

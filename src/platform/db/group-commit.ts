@@ -11,6 +11,11 @@ export interface GroupCommitOptions {
    * lock and writes, the next reads and decides, and takes the lock the moment the first commits.
    */
   maxInFlight?: number;
+  /**
+   * With one batch of a key in flight, how many requests must wait before another starts beside
+   * it (default 1). Fewer wait for the running batch to finish and go together.
+   */
+  overlapAt?: number;
   /** Errors worth running the same batch again for (lost races, serialization failures). */
   retryable: (err: unknown) => boolean;
   maxAttempts: number;
@@ -39,7 +44,7 @@ export class GroupCommit<I, O> {
       queue.push({ item, resolve, reject });
       this.queues.set(key, queue);
       const running = this.draining.get(key) ?? new Set<Promise<void>>();
-      if (running.size < (this.options.maxInFlight ?? 1)) {
+      if (running.size === 0 || (running.size < (this.options.maxInFlight ?? 1) && queue.length >= (this.options.overlapAt ?? 1))) {
         const p: Promise<void> = this.drain(key).finally(() => {
           running.delete(p);
           if (running.size === 0) this.draining.delete(key);
