@@ -92,9 +92,9 @@ export function createServices(db: Kysely<Database>, masterKey: Buffer, clock: C
   const keys = new KeysService(db, box, clock);
   const tokens = new PortalTokens(deriveKey(masterKey, 'almoner/portal-jwt/v1'), clock);
   const partners = new PartnersService(db, keys, tokens, clock);
-  const users = new UsersService(db, clock);
   const usage = new UsageService(db);
   const partnerClock = new PartnerClock(db, clock);
+  const users = new UsersService(db, (scope) => partnerClock.now(scope.partnerId, scope.environment));
   const stakeholderTypes = new StakeholderTypesService(db);
   const pools = new PoolsService(db, partnerClock);
   const campaigns = new CampaignsService(db, partnerClock, stakeholderTypes);

@@ -152,6 +152,28 @@ describe('create, get, patch', () => {
   });
 });
 
+describe('time', () => {
+  test("users are stamped by the partner's clock: sandbox time travel applies, production keeps real time", async () => {
+    const p = await createPartner(ctx.services, { withProduction: true });
+    const DAY = 86_400_000;
+    await ctx.services.partnerClock.advance(p.partnerId, 10 * DAY);
+    const expected = ctx.clock.now().getTime() + 10 * DAY;
+    const sandbox = await call(p.sk, 'POST', '/v1/partner/users', { externalUserId: 'traveller' });
+    assert.equal(sandbox.statusCode, 201, sandbox.body);
+    assert.equal(Date.parse(sandbox.json().createdAt), expected);
+    assert.equal(sandbox.json().updatedAt, sandbox.json().createdAt);
+    await ctx.services.partnerClock.advance(p.partnerId, DAY);
+    const patched = await call(p.sk, 'PATCH', '/v1/partner/users/traveller', { firstName: 'Later' });
+    assert.equal(patched.statusCode, 200, patched.body);
+    assert.equal(Date.parse(patched.json().updatedAt), expected + DAY);
+    assert.equal(patched.json().createdAt, sandbox.json().createdAt);
+
+    const production = await call(prodKey(p), 'POST', '/v1/partner/users', { externalUserId: 'traveller' });
+    assert.equal(production.statusCode, 201, production.body);
+    assert.equal(Date.parse(production.json().createdAt), ctx.clock.now().getTime());
+  });
+});
+
 describe('list', () => {
   test('pagination envelope {data,page,limit,total}, pages that do not overlap, newest first', async () => {
     const p = await createPartner(ctx.services);

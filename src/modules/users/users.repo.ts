@@ -35,7 +35,16 @@ export const usersRepo = {
   async insert(
     db: Db,
     scope: Scope,
-    row: { id: string; external_user_id: string; email: string | null; first_name: string | null; last_name: string | null; metadata: string },
+    row: {
+      id: string;
+      external_user_id: string;
+      email: string | null;
+      first_name: string | null;
+      last_name: string | null;
+      metadata: string;
+      created_at: Date;
+      updated_at: Date;
+    },
   ) {
     return db
       .insertInto('partner_users')
@@ -45,10 +54,10 @@ export const usersRepo = {
       .executeTakeFirst();
   },
 
-  async update(db: Db, scope: Scope, externalUserId: string, patch: PartnerUserUpdate) {
+  async update(db: Db, scope: Scope, externalUserId: string, patch: PartnerUserUpdate, at: Date) {
     return db
       .updateTable('partner_users')
-      .set({ ...patch, updated_at: sql`now()` })
+      .set({ ...patch, updated_at: at })
       .where('partner_id', '=', scope.partnerId)
       .where('environment', '=', scope.environment)
       .where('external_user_id', '=', externalUserId)

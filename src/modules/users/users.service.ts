@@ -1,5 +1,4 @@
 import type { Kysely } from 'kysely';
-import type { Clock } from '../../platform/clock.js';
 import { objectId } from '../../platform/crypto/ids.js';
 import type { Database, PartnerUserRow, PartnerUserUpdate } from '../../platform/db/schema.js';
 import { AppError, notFound } from '../../platform/errors.js';
@@ -21,9 +20,13 @@ export function toPartnerUser(row: PartnerUserRow): PartnerUserType {
 }
 
 export class UsersService {
+  /**
+   * `now` is the partner's clock: in the sandbox it follows time travel, so a user created through
+   * this API is stamped like one created by a reward submission at the same moment.
+   */
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly clock: Clock,
+    private readonly now: (scope: Scope) => Promise<Date>,
   ) {}
 
   async list(scope: Scope, q: PageQueryType) {
@@ -38,8 +41,11 @@ export class UsersService {
   }
 
   async create(scope: Scope, body: CreateUserBodyType) {
+    const at = await this.now(scope);
     const row = await usersRepo.insert(this.db, scope, {
-      id: objectId(this.clock.now()),
+      id: objectId(at),
+      created_at: at,
+      updated_at: at,
       external_user_id: body.externalUserId,
       email: body.email ?? null,
       first_name: body.firstName ?? null,
@@ -58,7 +64,7 @@ export class UsersService {
     if (body.firstName !== undefined) patch.first_name = body.firstName;
     if (body.lastName !== undefined) patch.last_name = body.lastName;
     if (body.metadata !== undefined) patch.metadata = JSON.stringify(body.metadata);
-    const row = await usersRepo.update(this.db, scope, externalUserId, patch);
+    const row = await usersRepo.update(this.db, scope, externalUserId, patch, await this.now(scope));
     if (!row) throw notFound(`User "${externalUserId}"`);
     return toPartnerUser(row);
   }
