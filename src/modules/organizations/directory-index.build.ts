@@ -92,8 +92,6 @@ export function transferList(data: DirectoryIndexData): ArrayBuffer[] {
     .map((v) => v.buffer as ArrayBuffer);
 }
 
-const utf8 = new TextEncoder();
-
 /**
  * Builds DirectoryIndexData from rows in any order: add() them as they stream from the database,
  * then finish(). Holds the rows' strings until finish(), then only typed arrays.
@@ -228,15 +226,5 @@ function code(table: Map<string, number>, value: string | null): number {
 function names(table: Map<string, number>): string[] {
   const out = [''];
   for (const [name, n] of table) out[n] = name;
-  return out;
-}
-
-function concat(parts: Uint8Array[], length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
   return out;
 }
