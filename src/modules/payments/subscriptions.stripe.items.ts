@@ -11,7 +11,7 @@ import type { SubscriptionItemType } from './subscriptions.schemas.js';
 /** Stripe subscriptions in our columns and our items in Stripe's terms: pure mappings and the item check. */
 
 type Db = Kysely<Database> | Transaction<Database>;
-const invalid = (path: string, message: string) => new AppError('VALIDATION_ERROR', message, { details: [{ path, message }] });
+export const invalid = (path: string, message: string) => new AppError('VALIDATION_ERROR', message, { details: [{ path, message }] });
 
 /** Our columns for Stripe's view of a subscription: its state, pause, cancellation and period. */
 export function mirrorOf(h: HostedSubscription, now: Date) {
