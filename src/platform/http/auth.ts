@@ -1,11 +1,15 @@
-import { BlockList, isIPv4, isIPv6 } from 'node:net';
+import type { BlockList } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
 import type { Environment } from '../db/schema.js';
-import { hexDigestEquals, safeEqual, signPartnerRequest } from '../crypto/signing.js';
+import { safeEqual } from '../crypto/signing.js';
+import { checkTimestamp, header, resolvePartnerKey, verifySignature } from './auth.partner.js';
 import type { RateLimiter } from './rate-limit.js';
 import { nulError } from './raw-body.js';
+
+export { isValidAllowlistEntry, parseAllowlist } from './auth.allowlist.js';
+export { SIGNATURE_WINDOW_SECONDS } from './auth.partner.js';
 
 /**
  * How a route authenticates. Every route states one in `config.auth`; a route without it is
@@ -90,128 +94,11 @@ declare module 'fastify' {
   }
 }
 
-export const SIGNATURE_WINDOW_SECONDS = 300;
-const KEY_FORMAT = /^(pk|sk)_(test|live)_[0-9a-f]{64}$/;
-
-export function parseAllowlist(entries: string[]): BlockList | null {
-  if (entries.length === 0) return null;
-  const list = new BlockList();
-  for (const entry of entries) {
-    const [addr, bits] = entry.split('/');
-    if (!addr) continue;
-    const family = isIPv6(addr) ? 'ipv6' : 'ipv4';
-    if (bits === undefined) list.addAddress(addr, family);
-    else list.addSubnet(addr, Number(bits), family);
-  }
-  return list;
-}
-
-export function isValidAllowlistEntry(entry: string): boolean {
-  const [addr, bits, extra] = entry.split('/');
-  if (!addr || extra !== undefined) return false;
-  const v4 = isIPv4(addr);
-  const v6 = isIPv6(addr);
-  if (!v4 && !v6) return false;
-  if (bits === undefined) return true;
-  if (!/^\d{1,3}$/.test(bits)) return false;
-  return Number(bits) <= (v4 ? 32 : 128);
-}
-
-function ipAllowed(list: BlockList | null, ip: string): boolean {
-  if (!list) return true;
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  if (mapped) return list.check(mapped[1]!, 'ipv4') || list.check(ip, 'ipv6');
-  return list.check(ip, isIPv6(ip) ? 'ipv6' : 'ipv4');
-}
-
-function header(request: FastifyRequest, name: string): string | undefined {
-  const v = request.headers[name];
-  return Array.isArray(v) ? v[0] : v;
-}
-
 function bearer(request: FastifyRequest): string | undefined {
   const value = header(request, 'authorization');
   if (!value) return undefined;
   const m = /^Bearer\s+(\S+)\s*$/i.exec(value);
   return m?.[1];
-}
-
-async function resolvePartnerKey(deps: AuthDeps, request: FastifyRequest): Promise<ResolvedKey> {
-  const value = header(request, 'x-partner-key');
-  if (!value) throw new AppError('MISSING_API_KEY', 'Send your API key in the X-Partner-Key header');
-  if (!KEY_FORMAT.test(value)) {
-    throw new AppError('INVALID_API_KEY', 'X-Partner-Key is not a valid API key (pk_/sk_ + test|live + 64 hex)');
-  }
-  const environment = value.includes('_live_') ? 'production' : 'sandbox';
-  if (!deps.keyEnvironments.includes(environment)) {
-    throw new AppError(
-      'KEY_ENVIRONMENT_MISMATCH',
-      `This server accepts only ${deps.keyEnvironments.join(' and ')} keys; ${environment === 'production' ? 'live' : 'test'} keys belong to the ${environment} host`,
-    );
-  }
-  const key = await deps.resolveKey(value);
-  if (!key) throw new AppError('INVALID_API_KEY', 'X-Partner-Key is not a known API key');
-  if (key.revokedAt) throw new AppError('KEY_REVOKED', 'This API key was revoked; create a new key pair');
-  if (!key.isActive) throw new AppError('KEY_INACTIVE', 'This API key is deactivated; reactivate it or use another key');
-  if (key.expiresAt && key.expiresAt.getTime() <= deps.clock.now().getTime()) {
-    throw new AppError('KEY_EXPIRED', 'This API key has expired; create a new key pair');
-  }
-  const partner = key.partner;
-  if (partner.status === 'SUSPENDED') {
-    throw new AppError('PARTNER_NOT_ACTIVE', 'This partner account is suspended; contact support');
-  }
-  // A partner awaiting approval may already work in the sandbox; production needs approval.
-  if (key.environment === 'production' && partner.status !== 'ACTIVE') {
-    throw new AppError('PARTNER_NOT_ACTIVE', 'Production access needs an approved (ACTIVE) partner account');
-  }
-  if (!ipAllowed(partner.allowlist, request.ip)) {
-    throw new AppError('IP_NOT_ALLOWED', `Requests from ${request.ip} are not in this partner's IP allowlist`);
-  }
-  return key;
-}
-
-function checkTimestamp(deps: AuthDeps, request: FastifyRequest): string {
-  const ts = header(request, 'x-timestamp');
-  if (ts === undefined || ts === '') {
-    throw new AppError('MISSING_TIMESTAMP', 'Send the Unix time in seconds in the X-Timestamp header');
-  }
-  if (!/^\d{1,12}$/.test(ts)) {
-    throw new AppError('INVALID_TIMESTAMP', 'X-Timestamp must be the Unix time in whole seconds (digits only)');
-  }
-  const skew = Math.abs(Math.floor(deps.clock.now().getTime() / 1000) - Number(ts));
-  if (skew > SIGNATURE_WINDOW_SECONDS) {
-    throw new AppError(
-      'TIMESTAMP_OUT_OF_RANGE',
-      `X-Timestamp is ${skew} s away from server time; it must be within ${SIGNATURE_WINDOW_SECONDS} s (check the clock)`,
-    );
-  }
-  return ts;
-}
-
-function verifySignature(request: FastifyRequest, key: ResolvedKey, timestamp: string): void {
-  const provided = header(request, 'x-signature');
-  if (!provided) throw new AppError('MISSING_SIGNATURE', 'Send the request signature in the X-Signature header');
-  let secret = key.hmacSecret;
-  if (secret === null) {
-    // Legacy pairs sign with the sk_ value itself; only possible when the caller sent the sk_.
-    if (key.kind !== 'secret') throw new AppError('INVALID_SIGNATURE', 'The signature does not match the request');
-    secret = header(request, 'x-partner-key')!;
-    request.legacySigning = true;
-  }
-  const expected = signPartnerRequest({
-    secret,
-    timestamp,
-    method: request.method,
-    // raw.url is the request target exactly as sent (path + query), before any decoding.
-    pathWithQuery: request.raw.url ?? request.url,
-    body: request.rawBody,
-  });
-  if (!hexDigestEquals(expected, provided)) {
-    throw new AppError(
-      'INVALID_SIGNATURE',
-      'The signature does not match the request: sign timestamp + METHOD + path?query + sha256(body) with your HMAC secret',
-    );
-  }
 }
 
 async function applyRateLimit(deps: AuthDeps, reply: FastifyReply, partner: PartnerContext) {
