@@ -34,7 +34,7 @@ import { migrate } from '../src/platform/db/migrate.js';
 import { createKysely, createPgPool } from '../src/platform/db/postgres.js';
 import { createServices } from '../src/services.js';
 import { findPgBin, startTestCluster } from '../test/harness/postgres.js';
-import { checkpoint, createDb, flushMicros, preallocateWal } from './pg-cluster.js';
+import { checkpoint, createDb, dropDb, flushMicros, preallocateWal } from './pg-cluster.js';
 import { cpuSeconds } from './proc.js';
 import { load, startServe, stopServe } from './serve.js';
 
@@ -65,6 +65,7 @@ function naiveTps(adminUrl: string): Promise<number | null> {
         { encoding: 'utf8', env: { ...process.env, PGPASSWORD: decodeURIComponent(u.password) }, timeout: (seconds + 60) * 1000 },
       );
     const r = await afterWarmUp(async (seconds) => pgbench(seconds));
+    await dropDb(adminUrl, 'naive');
     const m = /tps = ([\d.]+)/.exec(r.stdout);
     if (!m) throw new Error(`pgbench failed: ${r.stderr || r.stdout}`);
     return Number(m[1]);
@@ -238,10 +239,12 @@ async function main() {
     const own = await ownSql(ownUrl, ownFixture);
     process.stdout.write(`own SQL, no HTTP (50 callers, group commit): ${own.tps.toFixed(0)} actions/s, p50 ${own.p50.toFixed(1)} ms, p99 ${own.p99.toFixed(1)} ms\n`);
 
+    await dropDb(admin, 'own_sql');
     const oneUrl = await createDb(admin, 'http_one');
     const oneFixture = await prepare(oneUrl, 1);
     await checkpoint(admin);
     const { result: one, cpu } = await http(oneUrl, oneFixture, false, cluster.pid);
+    await dropDb(admin, 'http_one');
     const manyUrl = await createDb(admin, 'http_many');
     const manyFixture = await prepare(manyUrl, 16);
     await checkpoint(admin);
