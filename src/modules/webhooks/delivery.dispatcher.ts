@@ -4,6 +4,7 @@ import type { Clock } from '../../platform/clock.js';
 import type { Database } from '../../platform/db/schema.js';
 import { DeliveryClient } from './delivery.http.js';
 import { DEFAULT_DISPATCHER_OPTIONS, type DispatcherOptions } from './delivery.options.js';
+import { pollLoop } from './delivery.loop.js';
 import { OutcomeWriter } from './delivery.outcomes.js';
 import { MAX_ATTEMPTS, type AttemptResult } from './delivery.policy.js';
 import { DeliverySender } from './delivery.sender.js';
@@ -112,7 +113,9 @@ export class WebhookDispatcher {
       const now = this.clock.now();
       return { now, leaseUntil: new Date(now.getTime() + leaseMs), token: randomUUID(), perEndpoint, busy: this.held() };
     };
-    const fanOut = this.loop(
+    const fanOut = pollLoop(
+      this.options.pollMs,
+      (err) => this.onError(err),
       () => stopping,
       (wake) => (this.wakeFanOut = wake),
       async () => {
@@ -132,7 +135,9 @@ export class WebhookDispatcher {
         return more;
       },
     );
-    const claims = this.loop(
+    const claims = pollLoop(
+      this.options.pollMs,
+      (err) => this.onError(err),
       () => stopping,
       (wake) => (this.wakeClaim = wake),
       async () => {
@@ -164,30 +169,6 @@ export class WebhookDispatcher {
 
   close(): void {
     this.client.close();
-  }
-
-  /** Runs `step` until stopped; after a step that found no more work, waits pollMs or until woken. */
-  private async loop(stopped: () => boolean, setWake: (wake: (() => void) | undefined) => void, step: () => Promise<boolean>) {
-    while (!stopped()) {
-      let more = false;
-      try {
-        more = await step();
-      } catch (err) {
-        this.onError(err);
-      }
-      if (stopped()) break;
-      if (!more) {
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            clearTimeout(timer);
-            setWake(undefined);
-            resolve();
-          };
-          const timer = setTimeout(done, this.options.pollMs);
-          setWake(done);
-        });
-      }
-    }
   }
 
   /** A loop that stopped for want of room sleeps until the queue runs low (or its poll interval passes). */
