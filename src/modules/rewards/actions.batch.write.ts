@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../../platform/db/schema.js';
 import { pgPoolOf } from '../../platform/db/postgres.js';
 import { accountIds } from '../ledger/index.js';
 import type { BatchWrites } from './actions.decide.js';
 import type { Scope } from './actions.repo.js';
-import { TOKEN_SCALE } from './distribution.js';
+import { actionEvent, creditEventData } from './actions.events.js';
 
 /**
  * The write of one submission batch: every row it stores and every check that what it was decided
@@ -50,8 +50,9 @@ export async function writeBatch(db: Db, scope: Scope, input: BatchWrites, now: 
   const s = (v: bigint) => v.toString();
   // Rows travel as one JSON array per kind (bigints as strings), read back by json_to_recordset:
   // one string each instead of one array per column, which pg escaped element by element. Only
-  // the actions and their stakeholders are sent; credits, postings, wallet totals, the ledger
-  // transactions and the events are derived from them here.
+  // the actions and their stakeholders are sent, each with the JSON it stores (the action's
+  // stakeholders, the events' data); credits, postings, wallet totals and the ledger transactions
+  // are derived from them here.
   const rows = (list: object[]) => JSON.stringify(list);
   const eventIds = randomBytes(12 * input.actions.reduce((n, d) => n + 1 + d.row.stakeholders.filter((h) => h.transactionId).length, 0)).toString('hex');
   let nextEvent = 0;
@@ -70,8 +71,10 @@ export async function writeBatch(db: Db, scope: Scope, input: BatchWrites, now: 
           credit: h.transactionId,
           evt: h.transactionId ? eventId() : null,
           wallet: h.transactionId ? accountIds.wallet(h.userId!) : null,
+          event: h.transactionId ? creditEventData(r, h) : null,
         }),
       );
+      const event = actionEvent(r);
       return {
         n,
         id: r.id,
@@ -91,7 +94,10 @@ export async function writeBatch(db: Db, scope: Scope, input: BatchWrites, now: 
         fmsg: r.failure_message,
         available_at: availableAt?.toISOString() ?? null,
         expires_at: expiresAt?.toISOString() ?? null,
+        stakeholders: r.stakeholders,
         evt: eventId(),
+        event_type: event.type,
+        event: event.data,
       };
     }),
   );
@@ -112,24 +118,15 @@ export async function writeBatch(db: Db, scope: Scope, input: BatchWrites, now: 
   const spendUpdates = input.userSpend.filter((u) => u.expected !== null);
   const spendInserts = input.userSpend.filter((u) => u.expected === null);
   const running = checks.running;
-  const tokens = (units: RawBuilder<unknown>) => sql`to_jsonb(trim_scale(${units}::numeric / ${s(TOKEN_SCALE)}::numeric))`;
   const query = sql`
     WITH a AS MATERIALIZED (
       SELECT * FROM json_to_recordset(${actions}::json)
         AS a(n int, id text, key text, hash text, type text, amount bigint, currency text, status text, campaign text, pool text,
              pool_account text, tokens bigint, ledger_tx text, metadata jsonb, fcode text, fmsg text,
-             available_at timestamptz, expires_at timestamptz, evt text)
+             available_at timestamptz, expires_at timestamptz, stakeholders json, evt text, event_type text, event json)
     ), h AS MATERIALIZED (
       SELECT * FROM json_to_recordset(${rows(stakeholders)}::json)
-        AS h(n int, o int, code text, ext text, uid text, units bigint, credit text, evt text, wallet text)
-    ), per_action AS MATERIALIZED (
-      -- Each action's stakeholders as stored, as its action.completed event shows them, and its credits.
-      SELECT h.n,
-             jsonb_agg(jsonb_build_object('stakeholderTypeCode', h.code, 'partnerUserId', h.ext, 'userId', h.uid,
-                                          'units', h.units::text, 'transactionId', h.credit) ORDER BY h.o) AS stored,
-             jsonb_agg(jsonb_build_object('stakeholderTypeCode', h.code, 'partnerUserId', h.ext, 'tokens', ${tokens(sql`h.units`)}) ORDER BY h.o) AS shown,
-             coalesce(jsonb_agg(h.credit ORDER BY h.o) FILTER (WHERE h.credit IS NOT NULL), '[]'::jsonb) AS credit_ids
-        FROM h GROUP BY h.n
+        AS h(n int, o int, code text, ext text, uid text, units bigint, credit text, evt text, wallet text, event json)
     ), credit AS MATERIALIZED (
       SELECT h.*, a.id AS action_id, a.ledger_tx, a.pool, a.campaign, a.available_at, a.expires_at
         FROM h JOIN a ON a.n = h.n WHERE h.credit IS NOT NULL
@@ -138,8 +135,8 @@ export async function writeBatch(db: Db, scope: Scope, input: BatchWrites, now: 
                            status, campaign_id, token_pool_id, tokens_distributed, stakeholders, ledger_transaction_id,
                            metadata, failure_code, failure_message, created_at)
       SELECT a.id, ${scope.partnerId}, ${scope.environment}, a.key, a.hash, a.type, a.amount, a.currency, a.status, a.campaign,
-             a.pool, a.tokens, coalesce(x.stored, '[]'::jsonb), a.ledger_tx, a.metadata, a.fcode, a.fmsg, ${at}::timestamptz
-        FROM a LEFT JOIN per_action x ON x.n = a.n
+             a.pool, a.tokens, a.stakeholders::jsonb, a.ledger_tx, a.metadata, a.fcode, a.fmsg, ${at}::timestamptz
+        FROM a
       RETURNING 1
     ), upd_pools AS (
       UPDATE ledger_accounts acc
@@ -202,21 +199,9 @@ export async function writeBatch(db: Db, scope: Scope, input: BatchWrites, now: 
       -- action by action in arrival order.
       INSERT INTO outbox_events (id, partner_id, environment, type, data, created_at)
       SELECT e.id, ${scope.partnerId}, ${scope.environment}, e.type, e.data, ${at}::timestamptz
-        FROM (SELECT c.evt AS id, 'transaction.completed' AS type, c.n, c.o,
-                     jsonb_build_object('transactionId', c.credit, 'actionId', c.action_id, 'externalUserId', c.ext,
-                                        'amount', ${tokens(sql`c.units`)}, 'type', 'CREDIT') AS data
-                FROM credit c
+        FROM (SELECT c.evt AS id, 'transaction.completed' AS type, c.n, c.o, c.event AS data FROM credit c
               UNION ALL
-              SELECT a.evt, 'action.completed', a.n, 2147483647,
-                     jsonb_build_object('actionId', a.id, 'idempotencyKey', a.key, 'actionType', a.type, 'status', 'COMPLETED',
-                                        'tokensDistributed', ${tokens(sql`a.tokens`)},
-                                        'transactionIds', coalesce(x.credit_ids, '[]'::jsonb), 'stakeholders', coalesce(x.shown, '[]'::jsonb))
-                FROM a LEFT JOIN per_action x ON x.n = a.n WHERE a.status = 'COMPLETED'
-              UNION ALL
-              SELECT a.evt, 'action.failed', a.n, 2147483647,
-                     jsonb_build_object('actionId', a.id, 'idempotencyKey', a.key, 'actionType', a.type, 'status', 'FAILED',
-                                        'errorCode', a.fcode, 'errorMessage', a.fmsg)
-                FROM a WHERE a.status = 'FAILED') e
+              SELECT a.evt, a.event_type, a.n, 2147483647, a.event FROM a) e
        ORDER BY e.n, e.o
       RETURNING 1
     )

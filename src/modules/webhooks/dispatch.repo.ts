@@ -210,7 +210,7 @@ async function claimRows(db: Db, args: ClaimArgs & { limit: number }): Promise<C
       RETURNING d.id, d.endpoint_id, d.event_id, d.event_type, d.event_created_at, d.attempts, d.max_attempts, d.outbox_seq, d.payload
     )
     SELECT c.id, c.endpoint_id, c.event_id, c.event_type, ${isoText('c.event_created_at')} AS event_created_at_iso, c.attempts, c.max_attempts,
-           coalesce(c.payload, o.data)::text AS data_text
+           coalesce(c.payload::text, o.data::text) AS data_text
     FROM claimed c
     LEFT JOIN outbox_events o ON o.seq = c.outbox_seq`.execute(db);
   return result.rows;

@@ -121,6 +121,15 @@ test('property: the JSON text of a minor amount parses back to the same minor un
   );
 });
 
+test('property: the JSON number is the double nearest the exact decimal (as Number() of its text)', () => {
+  fc.assert(
+    fc.property(fc.bigInt({ min: -MAX_EXACT_JSON_MINOR + 1n, max: MAX_EXACT_JSON_MINOR - 1n }), digitsArb, (minor, digits) => {
+      assert.ok(Object.is(minorToJsonNumber(minor, digits), Number(formatMinor(minor, digits))));
+    }),
+    { numRuns: 20_000 },
+  );
+});
+
 test('property: appending zeros to the fraction never changes the value', () => {
   fc.assert(
     fc.property(fc.bigInt({ min: -(10n ** 20n), max: 10n ** 20n }), digitsArb, fc.integer({ min: 1, max: 8 }),

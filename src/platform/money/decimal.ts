@@ -71,6 +71,7 @@ export function minorToJsonNumber(minor: bigint, digits: number): number {
   if (magnitude >= MAX_EXACT_JSON_MINOR) {
     throw new RangeError(`${formatMinor(minor, digits)} cannot be shown exactly as a JSON number`);
   }
-  // Number() of decimal text rounds once, to the nearest double; dividing two numbers would round twice.
-  return Number(formatMinor(minor, digits));
+  // Below 10^15 both operands are exact doubles, so the division rounds once, to the double nearest the
+  // exact decimal: the same double Number() of the decimal text gives, without building the text.
+  return Number(minor) / 10 ** digits;
 }

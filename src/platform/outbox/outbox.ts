@@ -31,7 +31,7 @@ export async function writeEvents(db: Transaction<Database> | Kysely<Database>, 
     INSERT INTO outbox_events (id, partner_id, environment, type, data, created_at)
     SELECT * FROM unnest(${events.map((e) => e.id)}::text[], ${events.map((e) => e.partnerId)}::text[],
                          ${events.map((e) => e.environment)}::text[], ${events.map((e) => e.type)}::text[],
-                         ${events.map((e) => JSON.stringify(e.data))}::jsonb[], ${events.map((e) => e.createdAt.toISOString())}::timestamptz[])`.execute(
+                         ${events.map((e) => JSON.stringify(e.data))}::json[], ${events.map((e) => e.createdAt.toISOString())}::timestamptz[])`.execute(
     db,
   );
 }
