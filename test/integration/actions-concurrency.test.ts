@@ -146,6 +146,13 @@ test('50 keys x 40 concurrent identical submissions over one socket server: one 
 test('the same storm split over two API processes on one database: still one action per key', { timeout: 60_000 }, async (t) => {
   const f = await idempotencyStorm(bases, 'two');
   t.diagnostic(`${f.requests} requests in ${f.ms} ms over 2 processes: ${f.ok200} x 200, ${f.idempotent409} x 409 IDEMPOTENT`);
+  // The invariants above held while batches of one pool overlapped inside the second process (its
+  // thousand requests arrive at once, so far more than 24 wait behind its first batch), and the first
+  // process never ran more than its one.
+  t.diagnostic(`batches of one partner in flight at most: ${ctx.services.actions.peakBatchesInFlight} and ${twin.services.actions.peakBatchesInFlight}`);
+  assert.ok(twin.services.actions.peakBatchesInFlight >= 2, 'the second process ran batches of the pool side by side');
+  assert.ok(twin.services.actions.peakBatchesInFlight <= 3);
+  assert.equal(ctx.services.actions.peakBatchesInFlight, 1);
 });
 
 async function overdraw(servers: string[], label: string) {

@@ -195,6 +195,11 @@ export class ActionsService {
     return { data: rows.map(toAction), page: q.page, limit: q.limit, total };
   }
 
+  /** The most submission batches of one partner this process had in flight at once. */
+  get peakBatchesInFlight(): number {
+    return this.batches.peakInFlight;
+  }
+
   close() {
     return this.batches.close();
   }

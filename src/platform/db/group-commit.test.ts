@@ -81,4 +81,5 @@ test('a second batch of a key starts beside the running one only once overlapAt 
   release();
   assert.deepEqual(await Promise.all([first, ...waiting]), [1, 2, 3, 4]);
   assert.equal(most, 2);
+  assert.equal(gc.peakInFlight, 2);
 });

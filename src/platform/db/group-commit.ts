@@ -31,6 +31,7 @@ export class GroupCommit<I, O> {
   private readonly queues = new Map<string, Pending<I, O>[]>();
   private readonly draining = new Map<string, Set<Promise<void>>>();
   private closed = false;
+  private peak = 0;
 
   constructor(
     private readonly run: (key: string, items: I[]) => Promise<O[]>,
@@ -51,6 +52,7 @@ export class GroupCommit<I, O> {
         });
         running.add(p);
         this.draining.set(key, running);
+        this.peak = Math.max(this.peak, running.size);
       }
     });
   }
@@ -84,6 +86,11 @@ export class GroupCommit<I, O> {
         return;
       }
     }
+  }
+
+  /** The most batches of one key that were ever in flight at once (what maxInFlight bounds). */
+  get peakInFlight(): number {
+    return this.peak;
   }
 
   /** Stops taking work and waits for what is queued to finish. */
